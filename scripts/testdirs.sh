@@ -1,0 +1,260 @@
+#!/usr/bin/env bash
+# testdirs.sh: two real Active Directories (Samba AD DC) on loopback for xtmsyncd's demo and tests.
+#
+#   scripts/testdirs.sh install   install Samba AD DC and the LDAP tools (Debian), never starting services
+#   scripts/testdirs.sh up        provision (first time) or restore the snapshot, start, seed the demo data
+#   scripts/testdirs.sh down      stop the servers this script started (by PID)
+#   scripts/testdirs.sh status    what runs, where, with how much memory
+#   scripts/testdirs.sh reset     back to the snapshot plus freshly seeded demo data (fast)
+#   scripts/testdirs.sh env       print the variables the tests and the demo config read
+#
+# SOURCE forest: realm CONTOSO.TEST on 127.0.0.1; TARGET forest: realm NORTHWIND.TEST on ::1.
+# Samba's LDAP ports are fixed (389/636/3268/3269), so each forest gets its own loopback address.
+# Each forest has its own CA and a server certificate whose SAN covers its address.
+# State lives in $XTM_TESTDIRS (default: .testdirs in the project). Nothing listens off loopback.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+STATE=${XTM_TESTDIRS:-$ROOT/.testdirs}
+ADMIN_PW=${XTM_TEST_ADMIN_PASSWORD:-'Passw0rd!Admin'}
+INSTANCES=(source target)
+
+# instance properties
+realm() { case $1 in source) echo CONTOSO.TEST ;; target) echo NORTHWIND.TEST ;; esac; }
+addr() { case $1 in source) echo 127.0.0.1 ;; target) echo ::1 ;; esac; }
+base() { local r; r=$(realm "$1"); r=${r,,}; echo "DC=${r//./,DC=}"; }
+hostport() { case $(addr "$1") in *:*) echo "[$(addr "$1")]" ;; *) addr "$1" ;; esac; }
+dir() { echo "$STATE/$1"; }
+snap() { echo "$STATE/snapshot/$1.tar"; }
+pidfile() { echo "$(dir "$1")/run/testdirs.pid"; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}'; }
+log() { printf 'testdirs: %s\n' "$*" >&2; }
+
+need_root() { [ "$(id -u)" = 0 ] || { log "this step needs root (apt-get, Samba's ports)"; exit 1; }; }
+
+cmd_install() {
+  if command -v samba >/dev/null && command -v samba-tool >/dev/null && command -v ldapmodify >/dev/null \
+     && [ -d /usr/share/samba/setup ]; then
+    log "Samba AD DC already installed ($(samba --version))"; return 0
+  fi
+  need_root
+  local t guard=0; t=$(now)
+  # Package scripts must not start smbd/nmbd/samba on every interface: deny service starts while we install.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && guard=1
+  fi
+  trap '[ "$guard" = 1 ] && rm -f /usr/sbin/policy-rc.d' RETURN
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends \
+    samba samba-ad-dc samba-ad-provision samba-dsdb-modules python3-samba winbind \
+    ldb-tools ldap-utils openssl procps iproute2 >/dev/null
+  # Debian enables the units; they must not start at the next boot either.
+  if command -v systemctl >/dev/null; then
+    systemctl disable --now samba-ad-dc smbd nmbd winbind >/dev/null 2>&1 || true
+  fi
+  log "installed $(samba --version) in $(since "$t") s"
+}
+
+gen_tls() { # instance: a CA of its own and a server certificate for its address
+  local d; d=$(dir "$1")/tls; mkdir -p "$d"
+  [ -f "$d/cert.pem" ] && return 0
+  local a; a=$(addr "$1")
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=xtmsyncd test CA $(realm "$1")" \
+    -keyout "$d/ca.key" -out "$d/ca.pem" -addext 'basicConstraints=critical,CA:TRUE' \
+    -addext 'keyUsage=critical,keyCertSign,cRLSign' 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=dc1.$(realm "$1" | tr 'A-Z' 'a-z')" \
+    -keyout "$d/key.pem" -out "$d/req.csr" 2>/dev/null
+  printf 'subjectAltName=IP:%s,DNS:localhost\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n' "$a" > "$d/ext.cnf"
+  openssl x509 -req -in "$d/req.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+    -days 3650 -out "$d/cert.pem" -extfile "$d/ext.cnf" 2>/dev/null
+  chmod 600 "$d/key.pem" "$d/ca.key"
+}
+
+schema_ldif() { # instance: Exchange attributeSchema records from testdata/schema/exchange-attributes.tsv
+  local S; S="CN=Schema,CN=Configuration,$(base "$1")"
+  local refresh='dn:
+changetype: modify
+add: schemaUpdateNow
+schemaUpdateNow: 1
+-
+'
+  local names=()
+  while IFS=$'\t' read -r name cn oid syn om single extra; do
+    case $name in ''|'#'*) continue ;; REFRESH) printf '%s\n' "$refresh"; continue ;; esac
+    names+=("$name")
+    printf 'dn: CN=%s,%s\nchangetype: add\nobjectClass: top\nobjectClass: attributeSchema\ncn: %s\n' "$cn" "$S" "$cn"
+    printf 'lDAPDisplayName: %s\nattributeID: %s\nattributeSyntax: %s\noMSyntax: %s\n' "$name" "$oid" "$syn" "$om"
+    printf 'isSingleValued: %s\nadminDisplayName: %s\nshowInAdvancedViewOnly: TRUE\n' "$single" "$cn"
+    [ "$extra" = - ] || printf '%s\n' "$extra" | tr ';' '\n'
+    echo
+  done < "$ROOT/testdata/schema/exchange-attributes.tsv"
+  printf '%s\n' "$refresh"
+  # Mail-Recipient is the auxiliary class that user, group and contact all carry.
+  printf 'dn: CN=Mail-Recipient,%s\nchangetype: modify\nadd: mayContain\n' "$S"
+  printf 'mayContain: %s\n' "${names[@]}"
+  printf -- '-\n\n%s\n' "$refresh"
+}
+
+ldap_url() { echo "ldap://$(hostport "$1")"; }
+ldaps_url() { echo "ldaps://$(hostport "$1")"; }
+admin_dn() { echo "Administrator@$(realm "$1" | tr 'A-Z' 'a-z')"; }
+lmod() { # instance, ldapmodify args...: as Administrator over LDAPS, verifying the instance's CA
+  local i=$1; shift
+  LDAPTLS_CACERT="$(dir "$i")/tls/ca.pem" ldapmodify -x -H "$(ldaps_url "$i")" -D "$(admin_dn "$i")" -w "$ADMIN_PW" "$@"
+}
+lsearch() {
+  local i=$1; shift
+  LDAPTLS_CACERT="$(dir "$i")/tls/ca.pem" ldapsearch -x -LLL -o ldif-wrap=no -H "$(ldaps_url "$i")" \
+    -D "$(admin_dn "$i")" -w "$ADMIN_PW" "$@"
+}
+
+pid_of() { local p; p=$(cat "$(pidfile "$1")" 2>/dev/null || true); [ -n "$p" ] && kill -0 "$p" 2>/dev/null && echo "$p"; return 0; }
+answers() { ldapsearch -x -H "$(ldap_url "$1")" -b '' -s base namingContexts >/dev/null 2>&1; }
+
+start() { # instance
+  local i=$1 d t p; d=$(dir "$i")
+  if [ -n "$(pid_of "$i")" ] && answers "$i"; then return 0; fi
+  t=$(now); mkdir -p "$d/run"
+  # Foreground single process, own PID file; TDB_NO_FSYNC and ldb:nosync trade durability for speed (test data only).
+  TDB_NO_FSYNC=1 setsid samba -i -M single -s "$d/etc/smb.conf" < /dev/null > "$d/samba.out" 2>&1 &
+  p=$!; echo "$p" > "$(pidfile "$i")"
+  local n; for n in $(seq 1 300); do
+    answers "$i" && break
+    kill -0 "$p" 2>/dev/null || { tail -20 "$d/samba.out" >&2; log "$i: samba exited"; exit 1; }
+    sleep 0.05
+  done
+  answers "$i" || { tail -20 "$d/samba.out" >&2; log "$i: LDAP did not answer"; exit 1; }
+  log "$i: $(realm "$i") answers on $(ldaps_url "$i") after $(since "$t") s (pid $p)"
+}
+
+stop() { # instance: only the PID we recorded
+  local i=$1 p; p=$(pid_of "$i")
+  if [ -n "$p" ]; then
+    kill "$p" 2>/dev/null || true
+    local n; for n in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+    kill -0 "$p" 2>/dev/null && { kill -9 "$p" 2>/dev/null || true; }
+    log "$i: stopped pid $p"
+  fi
+  rm -f "$(pidfile "$i")"
+}
+
+provision() { # instance: from nothing to a schema-extended snapshot
+  local i=$1 d t a ipopt; d=$(dir "$i"); a=$(addr "$i"); t=$(now)
+  rm -rf "$d"; mkdir -p "$d/run"
+  gen_tls "$i"
+  ipopt=--host-ip=$a; case $a in *:*) ipopt=--host-ip6=$a ;; esac
+  samba-tool domain provision --targetdir="$d" --backend-store=mdb \
+    --realm="$(realm "$i")" --domain="$(realm "$i" | cut -d. -f1)" --server-role=dc --dns-backend=NONE \
+    --host-name=dc1 "$ipopt" --adminpass="$ADMIN_PW" \
+    --option="interfaces=$a" --option="bind interfaces only=yes" \
+    --option="server services=ldap" \
+    --option="pid directory=$d/run" --option="log file=$d/log.%m" \
+    --option="dsdb:schema update allowed=true" --option="ldb:nosync=true" \
+    --option="tls enabled=yes" --option="tls keyfile=$d/tls/key.pem" \
+    --option="tls certfile=$d/tls/cert.pem" --option="tls cafile=$d/tls/ca.pem" \
+    > "$d/provision.log" 2>&1 || { tail -20 "$d/provision.log" >&2; exit 1; }
+  # Plain-LDAP simple binds stay refused (Samba's default); the tools bind over LDAPS or StartTLS.
+  log "$i: provisioned $(realm "$i") in $(since "$t") s"
+  start "$i"
+  t=$(now)
+  schema_ldif "$i" > "$d/exchange-schema.ldif"
+  lmod "$i" -f "$d/exchange-schema.ldif" > "$d/exchange-schema.out"
+  log "$i: Exchange schema added in $(since "$t") s"
+  stop "$i"
+  mkdir -p "$STATE/snapshot"
+  tar --warning=no-file-ignored -C "$STATE" -cf "$(snap "$i").tmp" "$i" && mv "$(snap "$i").tmp" "$(snap "$i")"
+}
+
+restore() { # instance: the snapshot replaces the live directory
+  local i=$1; stop "$i"; rm -rf "$(dir "$i")"; tar -C "$STATE" -xf "$(snap "$i")"
+}
+
+seeded() { lsearch "$1" -b "$(base "$1")" -s one '(ou=Contoso)' dn 2>/dev/null | grep -q '^dn:' ||
+            lsearch "$1" -b "$(base "$1")" -s one '(ou=Northwind)' dn 2>/dev/null | grep -q '^dn:'; }
+
+seed() { # instance: the demo data from testdata/<instance>.ldif
+  local i=$1 t; t=$(now)
+  if seeded "$i"; then return 0; fi
+  lmod "$i" -a -f "$ROOT/testdata/$i.ldif" > "$(dir "$i")/seed.out" ||
+    { tail -5 "$(dir "$i")/seed.out" >&2; log "$i: seeding testdata/$i.ldif failed"; exit 1; }
+  log "$i: demo data seeded from testdata/$i.ldif in $(since "$t") s"
+}
+
+bring_up() { # instance
+  local i=$1
+  if [ -n "$(pid_of "$i")" ] && answers "$i"; then seed "$i"; return 0; fi
+  if [ ! -f "$(dir "$i")/etc/smb.conf" ]; then
+    if [ -f "$(snap "$i")" ]; then restore "$i"; else provision "$i"; fi
+  fi
+  start "$i"
+  seed "$i"
+}
+
+write_env() {
+  local f="$STATE/env" i I
+  {
+    echo "# written by scripts/testdirs.sh; source it: . $f"
+    for i in "${INSTANCES[@]}"; do
+      I=${i^^}
+      echo "export XTM_TEST_${I}_URL='$(ldaps_url "$i")'"
+      echo "export XTM_TEST_${I}_CA='$(dir "$i")/tls/ca.pem'"
+      echo "export XTM_TEST_${I}_BIND_DN='$(admin_dn "$i")'"
+      echo "export XTM_TEST_${I}_BASE='$(base "$i")'"
+    done
+    echo "export XTM_TEST_ADMIN_PASSWORD='$ADMIN_PW'"
+    echo "export XTM_SOURCE_BIND_PASSWORD='$ADMIN_PW'"
+    echo "export XTM_TARGET_BIND_PASSWORD='$ADMIN_PW'"
+  } > "$f"
+  chmod 600 "$f"
+}
+
+cmd_up() {
+  cmd_install
+  mkdir -p "$STATE"
+  local t i pids=() rc=0; t=$(now)
+  for i in "${INSTANCES[@]}"; do bring_up "$i" & pids+=($!); done
+  for i in "${pids[@]}"; do wait "$i" || rc=1; done
+  [ "$rc" = 0 ] || { log "up failed"; exit 1; }
+  write_env
+  log "both directories up in $(since "$t") s; variables: . $STATE/env"
+}
+
+cmd_down() { local i; for i in "${INSTANCES[@]}"; do stop "$i"; done; }
+
+cmd_reset() {
+  local t i pids=() rc=0; t=$(now)
+  for i in "${INSTANCES[@]}"; do
+    [ -f "$(snap "$i")" ] || { log "no snapshot yet: run 'up' first"; exit 1; }
+    ( restore "$i" && start "$i" && seed "$i" ) & pids+=($!)
+  done
+  for i in "${pids[@]}"; do wait "$i" || rc=1; done
+  [ "$rc" = 0 ] || exit 1
+  write_env
+  log "reset both directories in $(since "$t") s"
+}
+
+cmd_status() {
+  local i p rss rc=0
+  for i in "${INSTANCES[@]}"; do
+    p=$(pid_of "$i")
+    if [ -n "$p" ] && answers "$i"; then
+      rss=$(awk '/VmRSS/{print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
+      printf '%-7s %-15s up    pid %-7s rss %5d MB  %s\n' "$i" "$(realm "$i")" "$p" "$((rss / 1024))" "$(ldaps_url "$i")"
+    else
+      printf '%-7s %-15s down%s\n' "$i" "$(realm "$i")" "$([ -f "$(snap "$i")" ] && echo ' (snapshot ready)')"; rc=3
+    fi
+  done
+  return $rc
+}
+
+case ${1:-} in
+  install) cmd_install ;;
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  reset) cmd_reset ;;
+  env) cat "$STATE/env" ;;
+  *) sed -n '2,14p' "$0" >&2; exit 2 ;;
+esac
