@@ -1,0 +1,183 @@
+// Package config loads and validates xtmsyncd's YAML configuration. Unknown keys are refused,
+// every problem is reported at once with its field, and secrets are never written inline: they
+// come from ${ENV} references or *_file paths. configs/xtmsyncd.example.yaml documents every field.
+package config
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	// Source is the source forest, read only.
+	Source Directory `yaml:"source"`
+	// Target is the target forest, where MailUsers are written.
+	Target Target `yaml:"target"`
+	// Scope selects the source mailboxes: a group, a filter, or both (AND).
+	Scope Scope `yaml:"scope"`
+	// Mapping holds the domain and attribute rules of the cross-tenant move.
+	Mapping Mapping `yaml:"mapping"`
+	// Limits are the safety rails.
+	Limits Limits `yaml:"limits"`
+	// Journal is the SQLite audit journal.
+	Journal Journal `yaml:"journal"`
+	// Log configures diagnostics on stderr.
+	Log Log `yaml:"log"`
+
+	// Path and Hash identify the file the config was read from (not YAML).
+	Path string `yaml:"-"`
+	Hash string `yaml:"-"`
+}
+
+// Directory is how to reach one Active Directory forest.
+type Directory struct {
+	// URL is ldaps://host[:port] (default) or ldap://host[:port] with start_tls.
+	URL string `yaml:"url"`
+	// StartTLS upgrades an ldap:// connection before binding.
+	StartTLS bool `yaml:"start_tls"`
+	// CAFile is a PEM bundle to verify the server certificate; empty means the system roots.
+	CAFile string `yaml:"ca_file"`
+	// ServerName overrides the name checked in the server certificate.
+	ServerName string `yaml:"server_name"`
+	// InsecurePlaintextLDAP allows ldap:// without StartTLS: the password crosses the network in clear.
+	InsecurePlaintextLDAP bool `yaml:"insecure_plaintext_ldap"`
+	// BindDN is the account used to bind (DN or user@domain).
+	BindDN string `yaml:"bind_dn"`
+	// BindPassword must be a ${ENV} reference; BindPasswordFile a path to a file holding it.
+	BindPassword     string `yaml:"bind_password"`
+	BindPasswordFile string `yaml:"bind_password_file"`
+	// BaseDN is where searches start (usually the domain root).
+	BaseDN string `yaml:"base_dn"`
+	// PageSize is the paged-results page size (default 1000).
+	PageSize int `yaml:"page_size"`
+	// Timeout bounds each LDAP request (default 60s).
+	Timeout time.Duration `yaml:"timeout"`
+
+	password Secret
+}
+
+// Target is the target forest plus where xtmsyncd may write.
+type Target struct {
+	Directory `yaml:",inline"`
+	// OU is the only container xtmsyncd writes in.
+	OU string `yaml:"ou"`
+	// Connections is how many LDAP connections apply in parallel (default 2).
+	Connections int `yaml:"connections"`
+}
+
+// Scope selects source mailboxes.
+type Scope struct {
+	// Group is the DN of the mail-enabled security group named in the source organization
+	// relationship's MailboxMovePublishedScopes. Direct members only.
+	Group string `yaml:"group"`
+	// Filter is an extra LDAP filter, e.g. (extensionAttribute1=Cross-Tenant-Project).
+	Filter string `yaml:"filter"`
+}
+
+// Mapping holds the rules that turn a source mailbox into a target MailUser.
+type Mapping struct {
+	// SourceRoutingDomain is the source tenant's routing domain (contoso.mail.onmicrosoft.com):
+	// the target's targetAddress points at the source mailbox's address there.
+	SourceRoutingDomain string `yaml:"source_routing_domain"`
+	// SourceDomains are the SMTP domains the source tenant owns; never written to the target.
+	SourceDomains []string `yaml:"source_domains"`
+	// TargetPrimaryDomain is the domain of the target primary SMTP address.
+	TargetPrimaryDomain string `yaml:"target_primary_domain"`
+	// TargetDeliveryDomain is New-MigrationBatch's -TargetDeliveryDomain (northwind.mail.onmicrosoft.com).
+	TargetDeliveryDomain string `yaml:"target_delivery_domain"`
+	// TargetUPNSuffix is the userPrincipalName suffix of created MailUsers.
+	TargetUPNSuffix string `yaml:"target_upn_suffix"`
+	// AcceptedDomains are the target tenant's accepted domains.
+	AcceptedDomains []string `yaml:"accepted_domains"`
+	// DomainMap carries secondary source addresses over: source domain -> target accepted domain.
+	DomainMap map[string]string `yaml:"domain_map"`
+	// RecipientDisplayType for prepared MailUsers (default -2147483642; 6 is New-MailUser's).
+	RecipientDisplayType int64 `yaml:"recipient_display_type"`
+	// ExchangeVersion is stamped as msExchVersion (default 88218628259840, Exchange 2013+); 0 leaves it alone.
+	ExchangeVersion int64 `yaml:"exchange_version"`
+	// Anchor is the attribute matched (source value = target value) when no target object holds
+	// the ExchangeGUID yet (default mailNickname).
+	Anchor string `yaml:"anchor"`
+	// Owner marks the objects xtmsyncd owns.
+	Owner Owner `yaml:"owner"`
+}
+
+// Owner is the ownership marker xtmsyncd stamps and requires before it changes an object.
+type Owner struct {
+	Attribute string `yaml:"attribute"`
+	Value     string `yaml:"value"`
+}
+
+// Limits are the safety rails.
+type Limits struct {
+	// MaxChanges refuses a plan that creates or updates more objects (default 500).
+	MaxChanges int `yaml:"max_changes"`
+}
+
+// Journal is the audit journal.
+type Journal struct {
+	Path string `yaml:"path"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// Default returns the defaults the file is read over.
+func Default() Config {
+	d := Directory{PageSize: 1000, Timeout: 60 * time.Second}
+	return Config{
+		Source: d,
+		Target: Target{Directory: d, Connections: 2},
+		Mapping: Mapping{
+			RecipientDisplayType: -2147483642,
+			ExchangeVersion:      88218628259840,
+			Anchor:               "mailNickname",
+			Owner:                Owner{Attribute: "extensionAttribute15", Value: "xtmsyncd"},
+		},
+		Limits:  Limits{MaxChanges: 500},
+		Journal: Journal{Path: "xtmsyncd.db"},
+		Log:     Log{Level: "info", Format: "text"},
+	}
+}
+
+// Load reads, parses, resolves secrets in and validates the file at path.
+func Load(path string) (*Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c, err := Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	c.Path = path
+	return c, nil
+}
+
+// Parse parses and validates YAML. Secrets are resolved from the environment and files.
+func Parse(raw []byte) (*Config, error) {
+	c := Default()
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	sum := sha256.Sum256(raw)
+	c.Hash = hex.EncodeToString(sum[:])
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}

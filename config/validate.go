@@ -1,0 +1,209 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/go-ldap/ldap/v3"
+)
+
+// ErrInvalid is wrapped by every configuration problem.
+var ErrInvalid = errors.New("invalid configuration")
+
+// FieldError is one problem with one field.
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+// Unwrap makes errors.Is(err, ErrInvalid) true.
+func (e *FieldError) Unwrap() error { return ErrInvalid }
+
+var attrName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]*$`)
+
+// Validate checks the whole configuration and returns every problem at once (errors.Join of
+// *FieldError), after resolving the bind passwords.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(field, msg string) { errs = append(errs, &FieldError{field, msg}) }
+
+	c.Source.validate("source", add)
+	c.Target.validate("target", add)
+	if c.Target.OU == "" {
+		add("target.ou", "required: the OU xtmsyncd writes MailUsers in")
+	} else if ou, err := ldap.ParseDN(c.Target.OU); err != nil {
+		add("target.ou", fmt.Sprintf("not a DN: %v", err))
+	} else if c.Target.BaseDN != "" {
+		if base, err := ldap.ParseDN(c.Target.BaseDN); err == nil && !base.AncestorOfFold(ou) && !base.EqualFold(ou) {
+			add("target.ou", "must lie under target.base_dn")
+		}
+	}
+	if c.Target.Connections < 1 || c.Target.Connections > 16 {
+		add("target.connections", "must be between 1 and 16")
+	}
+
+	if c.Scope.Group == "" && c.Scope.Filter == "" {
+		add("scope", "set scope.group, scope.filter, or both")
+	}
+	if c.Scope.Group != "" {
+		if _, err := ldap.ParseDN(c.Scope.Group); err != nil {
+			add("scope.group", fmt.Sprintf("not a DN: %v", err))
+		}
+	}
+	if c.Scope.Filter != "" {
+		if _, err := ldap.CompileFilter(c.Scope.Filter); err != nil {
+			add("scope.filter", fmt.Sprintf("not an LDAP filter: %v", err))
+		}
+	}
+
+	m := &c.Mapping
+	for _, d := range []struct{ field, v string }{
+		{"mapping.source_routing_domain", m.SourceRoutingDomain},
+		{"mapping.target_primary_domain", m.TargetPrimaryDomain},
+		{"mapping.target_delivery_domain", m.TargetDeliveryDomain},
+		{"mapping.target_upn_suffix", m.TargetUPNSuffix},
+	} {
+		if d.v == "" {
+			add(d.field, "required")
+		} else if !isDomain(d.v) {
+			add(d.field, fmt.Sprintf("%q is not a DNS domain", d.v))
+		}
+	}
+	m.normalise()
+	accepted := set(m.AcceptedDomains)
+	source := set(m.SourceDomains)
+	if len(accepted) == 0 {
+		add("mapping.accepted_domains", "list the target tenant's accepted domains")
+	}
+	for _, d := range []struct{ field, v string }{
+		{"mapping.target_primary_domain", m.TargetPrimaryDomain},
+		{"mapping.target_delivery_domain", m.TargetDeliveryDomain},
+	} {
+		if d.v != "" && len(accepted) > 0 && !accepted[d.v] {
+			add(d.field, fmt.Sprintf("%s is not in mapping.accepted_domains", d.v))
+		}
+	}
+	if m.SourceRoutingDomain != "" && !source[m.SourceRoutingDomain] {
+		m.SourceDomains = append(m.SourceDomains, m.SourceRoutingDomain)
+		source[m.SourceRoutingDomain] = true
+	}
+	for d := range accepted {
+		if source[d] {
+			add("mapping.accepted_domains", fmt.Sprintf("%s is also a source domain: a domain belongs to one tenant only", d))
+		}
+	}
+	for from, to := range m.DomainMap {
+		if !accepted[to] {
+			add("mapping.domain_map."+from, fmt.Sprintf("maps to %s, which is not an accepted domain", to))
+		}
+	}
+	if m.Anchor != "" && !attrName.MatchString(m.Anchor) {
+		add("mapping.anchor", fmt.Sprintf("%q is not an attribute name", m.Anchor))
+	}
+	if !attrName.MatchString(m.Owner.Attribute) {
+		add("mapping.owner.attribute", fmt.Sprintf("%q is not an attribute name", m.Owner.Attribute))
+	}
+	if m.Owner.Value == "" {
+		add("mapping.owner.value", "required: the value that marks objects xtmsyncd owns")
+	}
+	if c.Limits.MaxChanges < 1 {
+		add("limits.max_changes", "must be at least 1")
+	}
+	if c.Journal.Path == "" {
+		add("journal.path", "required")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log.level", "one of debug, info, warn, error")
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		add("log.format", "text or json")
+	}
+	return errors.Join(errs...)
+}
+
+func (d *Directory) validate(field string, add func(field, msg string)) {
+	if d.URL == "" {
+		add(field+".url", "required, e.g. ldaps://dc1.example.com")
+	} else if u, err := url.Parse(d.URL); err != nil || u.Host == "" {
+		add(field+".url", fmt.Sprintf("%q is not an LDAP URL", d.URL))
+	} else {
+		switch u.Scheme {
+		case "ldaps":
+			if d.StartTLS {
+				add(field+".start_tls", "start_tls is for ldap:// URLs; ldaps:// is already TLS")
+			}
+		case "ldap":
+			if !d.StartTLS && !d.InsecurePlaintextLDAP {
+				add(field+".url", "ldap:// without start_tls sends the password in clear: use ldaps://, set start_tls: true, or (test labs only) insecure_plaintext_ldap: true")
+			}
+		default:
+			add(field+".url", fmt.Sprintf("scheme %q: use ldaps:// or ldap://", u.Scheme))
+		}
+	}
+	if d.CAFile != "" {
+		if _, err := os.Stat(d.CAFile); err != nil {
+			add(field+".ca_file", fmt.Sprintf("cannot read: %v", err))
+		}
+	}
+	if d.BindDN == "" {
+		add(field+".bind_dn", "required")
+	}
+	d.resolveSecret(field, add)
+	if d.password.IsZero() && d.BindPassword == "" && d.BindPasswordFile == "" {
+		add(field+".bind_password", "required: ${ENV_VAR} or bind_password_file")
+	}
+	if d.BaseDN == "" {
+		add(field+".base_dn", "required")
+	} else if _, err := ldap.ParseDN(d.BaseDN); err != nil {
+		add(field+".base_dn", fmt.Sprintf("not a DN: %v", err))
+	}
+	if d.PageSize < 1 || d.PageSize > 5000 {
+		add(field+".page_size", "must be between 1 and 5000")
+	}
+	if d.Timeout <= 0 {
+		add(field+".timeout", "must be positive, e.g. 60s")
+	}
+}
+
+func (m *Mapping) normalise() {
+	low := func(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+	m.SourceRoutingDomain = low(m.SourceRoutingDomain)
+	m.TargetPrimaryDomain = low(m.TargetPrimaryDomain)
+	m.TargetDeliveryDomain = low(m.TargetDeliveryDomain)
+	m.TargetUPNSuffix = low(m.TargetUPNSuffix)
+	for i := range m.SourceDomains {
+		m.SourceDomains[i] = low(m.SourceDomains[i])
+	}
+	for i := range m.AcceptedDomains {
+		m.AcceptedDomains[i] = low(m.AcceptedDomains[i])
+	}
+	if len(m.DomainMap) > 0 {
+		dm := make(map[string]string, len(m.DomainMap))
+		for k, v := range m.DomainMap {
+			dm[low(k)] = low(v)
+		}
+		m.DomainMap = dm
+	}
+}
+
+var domainRE = regexp.MustCompile(`^(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$`)
+
+func isDomain(s string) bool { return domainRE.MatchString(s) }
+
+func set(xs []string) map[string]bool {
+	m := make(map[string]bool, len(xs))
+	for _, x := range xs {
+		m[x] = true
+	}
+	return m
+}

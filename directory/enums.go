@@ -1,0 +1,78 @@
+package directory
+
+// msExchRecipientTypeDetails values (Int64). Source: Exchange's RecipientTypeDetails enum, see
+// exchange-directory-facts.md §C.4.
+const (
+	TypeUserMailbox            int64 = 1
+	TypeLinkedMailbox          int64 = 2
+	TypeSharedMailbox          int64 = 4
+	TypeLegacyMailbox          int64 = 8
+	TypeRoomMailbox            int64 = 16
+	TypeEquipmentMailbox       int64 = 32
+	TypeMailUser               int64 = 128
+	TypeRemoteUserMailbox      int64 = 2147483648
+	TypeRemoteRoomMailbox      int64 = 8589934592
+	TypeRemoteEquipmentMailbox int64 = 17179869184
+	TypeRemoteSharedMailbox    int64 = 34359738368
+)
+
+// msExchRecipientDisplayType values (Int32, signed).
+const (
+	DisplayMailboxUser            int64 = 0
+	DisplayRemoteMailUser         int64 = 6
+	DisplaySyncedMailboxUser      int64 = -2147483642
+	DisplaySyncedConferenceRoom   int64 = -2147481850
+	DisplaySyncedEquipmentMailbox int64 = -2147481594
+)
+
+// msExchRemoteRecipientType flags (Int64).
+const (
+	RemoteProvisionMailbox   int64 = 1
+	RemoteProvisionArchive   int64 = 2
+	RemoteMigrated           int64 = 4
+	RemoteDeprovisionMailbox int64 = 8 // triggers cloud proxy scrubbing on MailUsers
+	RemoteDeprovisionArchive int64 = 16
+	RemoteRoomMailbox        int64 = 32
+	RemoteEquipmentMailbox   int64 = 64
+	RemoteSharedMailbox      int64 = 96
+)
+
+// msExchELCMailboxFlags bits (Int32).
+const (
+	ELCLitigationHold     int64 = 8
+	ELCSingleItemRecovery int64 = 16
+)
+
+// IsOnPremMailbox reports whether a recipient type details value is a mailbox hosted in the
+// on-premises organization (user, linked, shared, legacy, room or equipment mailbox).
+func IsOnPremMailbox(typeDetails int64) bool {
+	switch typeDetails {
+	case TypeUserMailbox, TypeLinkedMailbox, TypeSharedMailbox, TypeLegacyMailbox, TypeRoomMailbox, TypeEquipmentMailbox:
+		return true
+	}
+	return false
+}
+
+// MailboxKind is the shape of a mailbox that matters for cutover: user, shared, room or equipment.
+type MailboxKind string
+
+// Mailbox kinds.
+const (
+	KindUser      MailboxKind = "user"
+	KindShared    MailboxKind = "shared"
+	KindRoom      MailboxKind = "room"
+	KindEquipment MailboxKind = "equipment"
+)
+
+// KindOfRecipient classifies a source recipient type details value.
+func KindOfRecipient(typeDetails int64) MailboxKind {
+	switch typeDetails {
+	case TypeSharedMailbox, TypeRemoteSharedMailbox:
+		return KindShared
+	case TypeRoomMailbox, TypeRemoteRoomMailbox:
+		return KindRoom
+	case TypeEquipmentMailbox, TypeRemoteEquipmentMailbox:
+		return KindEquipment
+	}
+	return KindUser
+}

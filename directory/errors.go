@@ -1,0 +1,30 @@
+package directory
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors shared by every layer; test them with errors.Is.
+var (
+	ErrBadGUID     = errors.New("malformed GUID")
+	ErrNotFound    = errors.New("not found")
+	ErrNotOwned    = errors.New("object is not owned by xtmsyncd")
+	ErrOutOfScope  = errors.New("object is outside the configured target OU")
+	ErrStalePlan   = errors.New("stale plan: the object changed since it was planned")
+	ErrUnsafePlan  = errors.New("safety rail")
+	ErrConflict    = errors.New("conflict")
+	ErrInvalidData = errors.New("invalid source data")
+)
+
+// ObjectError ties an error to the directory object and operation it concerns.
+type ObjectError struct {
+	DN  string
+	Op  string
+	Err error
+}
+
+func (e *ObjectError) Error() string { return fmt.Sprintf("%s %s: %v", e.Op, e.DN, e.Err) }
+
+// Unwrap returns the underlying error.
+func (e *ObjectError) Unwrap() error { return e.Err }

@@ -1,0 +1,103 @@
+// Package ldapconn opens verified, authenticated LDAP connections to Active Directory:
+// LDAPS or StartTLS by default, plain LDAP only with the loudly named config option.
+package ldapconn
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+	"github.com/xtmsyncd/xtmsyncd/config"
+)
+
+// Error classes a caller (doctor, the CLI) can tell apart with errors.Is.
+var (
+	ErrConnect     = errors.New("cannot connect")
+	ErrTLS         = errors.New("TLS verification failed")
+	ErrCredentials = errors.New("bind refused: wrong DN or password")
+	ErrBind        = errors.New("bind failed")
+)
+
+// TLSConfig builds the client TLS configuration for d: the configured CA bundle (or the system
+// roots) and the host name from the URL (or server_name).
+func TLSConfig(d *config.Directory) (*tls.Config, error) {
+	u, err := url.Parse(d.URL)
+	if err != nil {
+		return nil, fmt.Errorf("url %q: %w", d.URL, err)
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: u.Hostname()}
+	if d.ServerName != "" {
+		tc.ServerName = d.ServerName
+	}
+	if d.CAFile != "" {
+		pem, err := os.ReadFile(d.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca_file %s: no PEM certificate found", d.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	return tc, nil
+}
+
+// Dial connects to d, sets up TLS as configured, binds and returns the connection. Errors wrap
+// ErrConnect, ErrTLS, ErrCredentials or ErrBind.
+func Dial(ctx context.Context, d *config.Directory) (*ldap.Conn, error) {
+	tc, err := TLSConfig(d)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConnect, err)
+	}
+	u, _ := url.Parse(d.URL)
+	timeout := d.Timeout
+	if timeout <= 0 {
+		timeout = 60 * time.Second
+	}
+	dialer := &net.Dialer{Timeout: min(timeout, 15*time.Second)}
+	if dl, ok := ctx.Deadline(); ok {
+		dialer.Deadline = dl
+	}
+	opts := []ldap.DialOpt{ldap.DialWithDialer(dialer)}
+	if u.Scheme == "ldaps" {
+		opts = append(opts, ldap.DialWithTLSConfig(tc))
+	}
+	conn, err := ldap.DialURL(d.URL, opts...)
+	if err != nil {
+		return nil, classifyTLS(fmt.Errorf("%s: %w", d.URL, err))
+	}
+	conn.SetTimeout(timeout)
+	if u.Scheme == "ldap" && d.StartTLS {
+		if err := conn.StartTLS(tc); err != nil {
+			conn.Close()
+			return nil, classifyTLS(fmt.Errorf("%s: StartTLS: %w", d.URL, err))
+		}
+	}
+	if err := conn.Bind(d.BindDN, d.Password().Reveal()); err != nil {
+		conn.Close()
+		if ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
+			return nil, fmt.Errorf("%w: %s as %s", ErrCredentials, d.URL, d.BindDN)
+		}
+		return nil, fmt.Errorf("%w: %s as %s: %v", ErrBind, d.URL, d.BindDN, err)
+	}
+	return conn, nil
+}
+
+func classifyTLS(err error) error {
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	var verify *tls.CertificateVerificationError
+	var inval x509.CertificateInvalidError
+	if errors.As(err, &unknown) || errors.As(err, &host) || errors.As(err, &verify) || errors.As(err, &inval) {
+		return fmt.Errorf("%w: %v", ErrTLS, err)
+	}
+	return fmt.Errorf("%w: %v", ErrConnect, err)
+}
