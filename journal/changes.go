@@ -1,0 +1,161 @@
+package journal
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Change statuses.
+const (
+	StatusPending = "pending"
+	StatusApplied = "applied"
+	StatusFailed  = "failed"
+)
+
+// AttrValues describes one attribute touched by a change.
+type AttrValues struct {
+	Name   string   `json:"name"`
+	Before []string `json:"before,omitempty"`
+	After  []string `json:"after,omitempty"`
+	Add    []string `json:"add,omitempty"`
+	Delete []string `json:"delete,omitempty"`
+}
+
+// Change is one directory write within a run.
+type Change struct {
+	ID         int64
+	RunID      int64
+	ObjectGUID string // the target object's objectGUID (string form) if known, else ""
+	Key        string // the ExchangeGUID the change is keyed by
+	DN         string
+	Action     string       // "create", "update", ...
+	Attrs      []AttrValues // stored as JSON
+	IntentAt   time.Time
+	OutcomeAt  *time.Time
+	Status     string // "pending", "applied", "failed"
+	Error      string
+}
+
+// RecordIntent journals c as "pending" with IntentAt = Now, before the write
+// is attempted. It is committed when RecordIntent returns. c's ID,
+// IntentAt, OutcomeAt, Status and Error are ignored.
+func (s *Store) RecordIntent(ctx context.Context, c Change) (int64, error) {
+	if c.RunID == 0 || c.DN == "" || c.Action == "" {
+		return 0, errors.New("journal: record intent: run id, dn and action are required")
+	}
+	attrs, err := json.Marshal(c.Attrs)
+	if err != nil {
+		return 0, fmt.Errorf("journal: record intent: %w", err)
+	}
+	res, err := s.db.ExecContext(ctx, `INSERT INTO changes
+		(run_id, object_guid, key, dn, action, attrs, intent_at, status)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.RunID, c.ObjectGUID, c.Key, c.DN, c.Action, string(attrs),
+		formatTime(s.Now()), StatusPending)
+	if err != nil {
+		return 0, fmt.Errorf("journal: record intent: %w", err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return 0, fmt.Errorf("journal: record intent: %w", err)
+	}
+	return id, nil
+}
+
+// RecordOutcome marks a pending change "applied" (applyErr nil) or "failed"
+// with applyErr's text, and sets OutcomeAt = Now. A non-empty objectGUID
+// replaces the stored one (a create learns it after the add). A change
+// that is no longer pending fails with ErrFinalized.
+func (s *Store) RecordOutcome(ctx context.Context, changeID int64, objectGUID string, applyErr error) error {
+	status := StatusApplied
+	if applyErr != nil {
+		status = StatusFailed
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE changes
+		SET status = ?, error = ?, outcome_at = ?,
+			object_guid = CASE WHEN ? = '' THEN object_guid ELSE ? END
+		WHERE id = ? AND status = ?`,
+		status, errText(applyErr), formatTime(s.Now()),
+		objectGUID, objectGUID, changeID, StatusPending)
+	if err != nil {
+		return fmt.Errorf("journal: record outcome %d: %w", changeID, err)
+	}
+	return s.checkUpdated(ctx, res, "changes", "change", changeID)
+}
+
+// Changes returns the changes of a run in ID order.
+func (s *Store) Changes(ctx context.Context, runID int64) ([]Change, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, run_id, object_guid, key, dn,
+		action, attrs, intent_at, outcome_at, status, error
+		FROM changes WHERE run_id = ? ORDER BY id`, runID)
+	if err != nil {
+		return nil, fmt.Errorf("journal: changes of run %d: %w", runID, err)
+	}
+	defer rows.Close()
+	var out []Change
+	for rows.Next() {
+		c, err := scanChange(rows)
+		if err != nil {
+			return nil, fmt.Errorf("journal: changes of run %d: %w", runID, err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("journal: changes of run %d: %w", runID, err)
+	}
+	return out, nil
+}
+
+// ChangeCounts returns the number of changes of a run per status. Statuses
+// with no changes are absent.
+func (s *Store) ChangeCounts(ctx context.Context, runID int64) (map[string]int, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT status, COUNT(*) FROM changes WHERE run_id = ? GROUP BY status`, runID)
+	if err != nil {
+		return nil, fmt.Errorf("journal: change counts of run %d: %w", runID, err)
+	}
+	defer rows.Close()
+	out := make(map[string]int)
+	for rows.Next() {
+		var (
+			status string
+			n      int
+		)
+		if err := rows.Scan(&status, &n); err != nil {
+			return nil, fmt.Errorf("journal: change counts of run %d: %w", runID, err)
+		}
+		out[status] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("journal: change counts of run %d: %w", runID, err)
+	}
+	return out, nil
+}
+
+func scanChange(sc scanner) (Change, error) {
+	var (
+		c       Change
+		attrs   string
+		intent  string
+		outcome sql.NullString
+	)
+	err := sc.Scan(&c.ID, &c.RunID, &c.ObjectGUID, &c.Key, &c.DN, &c.Action,
+		&attrs, &intent, &outcome, &c.Status, &c.Error)
+	if err != nil {
+		return Change{}, err
+	}
+	if err := json.Unmarshal([]byte(attrs), &c.Attrs); err != nil {
+		return Change{}, fmt.Errorf("change %d attrs: %w", c.ID, err)
+	}
+	if c.IntentAt, err = parseTime(intent); err != nil {
+		return Change{}, err
+	}
+	if c.OutcomeAt, err = parseNullTime(outcome); err != nil {
+		return Change{}, err
+	}
+	return c, nil
+}
