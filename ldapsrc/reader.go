@@ -1,0 +1,203 @@
+package ldapsrc
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/go-ldap/ldap/v3"
+	"github.com/xtmsyncd/xtmsyncd/directory"
+)
+
+// ErrScopeGroup is returned when the configured scope group does not exist or is not a group.
+var ErrScopeGroup = errors.New("scope group")
+
+// Options say where and what to read.
+type Options struct {
+	BaseDN   string
+	Group    string // DN of the scope group; direct members only
+	Filter   string // extra LDAP filter, ANDed
+	PageSize int
+}
+
+// Reader reads source mailboxes.
+type Reader struct {
+	conn Conn
+	opt  Options
+	log  *slog.Logger
+}
+
+// New returns a Reader over an open, bound connection.
+func New(c Conn, opt Options, log *slog.Logger) *Reader {
+	if opt.PageSize <= 0 {
+		opt.PageSize = 1000
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Reader{conn: c, opt: opt, log: log}
+}
+
+// MailboxAttributes are the source attributes read for each mailbox.
+var MailboxAttributes = []string{
+	directory.AttrObjectGUID, directory.AttrCN, directory.AttrDisplayName, directory.AttrGivenName,
+	directory.AttrSurname, directory.AttrSAMAccountName, directory.AttrUPN, directory.AttrMail,
+	directory.AttrMailNickname, directory.AttrProxyAddresses, directory.AttrTargetAddress,
+	directory.AttrLegacyExchangeDN, directory.AttrMailboxGUID, directory.AttrArchiveGUID,
+	directory.AttrRecipientTypeDetails, directory.AttrRecipientDisplayType, directory.AttrRemoteRecipientType,
+	directory.AttrELCMailboxFlags, directory.AttrLitigationHoldDate, directory.AttrUserHoldPolicies,
+	directory.AttrBlockedSendersHash, directory.AttrSafeSendersHash, directory.AttrSafeRecipientsHash,
+	directory.AttrPublicDelegates, directory.AttrDelegateListLink, directory.AttrMemberOf,
+}
+
+// UserFilter returns the filter for the mailboxes in scope: users (not computers), direct
+// members of group (escaped) if set, and the extra filter if set.
+func UserFilter(group, extra string) string {
+	f := "(objectClass=user)(!(objectClass=computer))"
+	if group != "" {
+		f += "(memberOf=" + ldap.EscapeFilter(group) + ")"
+	}
+	if extra != "" {
+		f += extra
+	}
+	return "(&" + f + ")"
+}
+
+// Scope reads the mailboxes in scope and reports nested groups and members that are not users.
+func (r *Reader) Scope(ctx context.Context) (*directory.Scope, error) {
+	s := &directory.Scope{}
+	var members map[string]bool
+	if r.opt.Group != "" {
+		vals, err := r.groupMembers(ctx)
+		if err != nil {
+			return nil, err
+		}
+		members = make(map[string]bool, len(vals))
+		for _, v := range vals {
+			members[strings.ToLower(v)] = true
+		}
+		nested, err := r.nestedGroups(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s.NestedGroups = nested
+		for _, g := range nested {
+			delete(members, strings.ToLower(g.DN))
+		}
+	}
+	req := ldap.NewSearchRequest(r.opt.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+		UserFilter(r.opt.Group, r.opt.Filter), MailboxAttributes, nil)
+	refs, err := Paged(ctx, r.conn, req, r.opt.PageSize, func(e *ldap.Entry) error {
+		m := decodeMailbox(e)
+		switch {
+		case r.opt.Group != "" && r.opt.Filter != "":
+			m.Scope = "group+filter"
+		case r.opt.Group != "":
+			m.Scope = "group"
+		default:
+			m.Scope = "filter"
+		}
+		s.Mailboxes = append(s.Mailboxes, m)
+		delete(members, strings.ToLower(e.DN))
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ldapsrc: read mailboxes: %w", err)
+	}
+	s.Referrals = refs
+	if r.opt.Filter == "" {
+		for dn := range members {
+			s.Skipped = append(s.Skipped, directory.Skipped{DN: dn, Reason: "member of the scope group but not a user object (contact, computer or other)"})
+		}
+	}
+	slices.SortFunc(s.Skipped, func(a, b directory.Skipped) int { return strings.Compare(a.DN, b.DN) })
+	r.log.Debug("source scope read", "mailboxes", len(s.Mailboxes), "nested_groups", len(s.NestedGroups),
+		"skipped", len(s.Skipped), "referrals", refs)
+	return s, nil
+}
+
+func (r *Reader) groupMembers(ctx context.Context) ([]string, error) {
+	res, err := r.conn.Search(ldap.NewSearchRequest(r.opt.Group, ldap.ScopeBaseObject, ldap.NeverDerefAliases,
+		0, 0, false, "(objectClass=group)", []string{directory.AttrDistinguishedName}, nil))
+	if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) || err == nil && len(res.Entries) == 0 {
+		return nil, fmt.Errorf("%w %s: not found or not a group; check scope.group", ErrScopeGroup, r.opt.Group)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ldapsrc: read scope group %s: %w", r.opt.Group, err)
+	}
+	return RangedValues(ctx, r.conn, r.opt.Group, directory.AttrMember)
+}
+
+func (r *Reader) nestedGroups(ctx context.Context) ([]directory.Group, error) {
+	var out []directory.Group
+	req := ldap.NewSearchRequest(r.opt.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+		"(&(objectClass=group)(memberOf="+ldap.EscapeFilter(r.opt.Group)+"))", []string{directory.AttrDistinguishedName}, nil)
+	_, err := Paged(ctx, r.conn, req, r.opt.PageSize, func(e *ldap.Entry) error {
+		out = append(out, directory.Group{DN: e.DN})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ldapsrc: find nested groups: %w", err)
+	}
+	for i := range out {
+		m, err := RangedValues(ctx, r.conn, out[i].DN, directory.AttrMember)
+		if err != nil {
+			return nil, err
+		}
+		slices.Sort(m)
+		out[i].Members = m
+	}
+	slices.SortFunc(out, func(a, b directory.Group) int { return strings.Compare(a.DN, b.DN) })
+	return out, nil
+}
+
+func decodeMailbox(e *ldap.Entry) directory.Mailbox {
+	m := directory.Mailbox{
+		DN:               e.DN,
+		CN:               e.GetAttributeValue(directory.AttrCN),
+		DisplayName:      e.GetAttributeValue(directory.AttrDisplayName),
+		GivenName:        e.GetAttributeValue(directory.AttrGivenName),
+		Surname:          e.GetAttributeValue(directory.AttrSurname),
+		SAMAccountName:   e.GetAttributeValue(directory.AttrSAMAccountName),
+		UPN:              e.GetAttributeValue(directory.AttrUPN),
+		Mail:             e.GetAttributeValue(directory.AttrMail),
+		Alias:            e.GetAttributeValue(directory.AttrMailNickname),
+		TargetAddress:    e.GetAttributeValue(directory.AttrTargetAddress),
+		LegacyExchangeDN: e.GetAttributeValue(directory.AttrLegacyExchangeDN),
+		MailboxGUID:      e.GetRawAttributeValue(directory.AttrMailboxGUID),
+		ArchiveGUID:      e.GetRawAttributeValue(directory.AttrArchiveGUID),
+
+		ELCMailboxFlags:    e.GetAttributeValue(directory.AttrELCMailboxFlags),
+		LitigationHoldDate: e.GetAttributeValue(directory.AttrLitigationHoldDate),
+		UserHoldPolicies:   e.GetAttributeValues(directory.AttrUserHoldPolicies),
+		PublicDelegates:    e.GetAttributeValues(directory.AttrPublicDelegates),
+		DelegateListLink:   e.GetAttributeValues(directory.AttrDelegateListLink),
+		MemberOf:           e.GetAttributeValues(directory.AttrMemberOf),
+	}
+	if g, err := directory.GUIDFromAD(e.GetRawAttributeValue(directory.AttrObjectGUID)); err == nil {
+		m.ObjectGUID = g
+	}
+	for _, p := range e.GetAttributeValues(directory.AttrProxyAddresses) {
+		m.Proxies = append(m.Proxies, directory.Proxy(p))
+	}
+	if v := e.GetAttributeValue(directory.AttrRecipientTypeDetails); v != "" {
+		m.TypeDetails, _ = strconv.ParseInt(v, 10, 64)
+		m.HasTypeDetails = true
+	}
+	m.DisplayType, _ = strconv.ParseInt(e.GetAttributeValue(directory.AttrRecipientDisplayType), 10, 64)
+	m.RemoteType, _ = strconv.ParseInt(e.GetAttributeValue(directory.AttrRemoteRecipientType), 10, 64)
+	for _, h := range []string{directory.AttrBlockedSendersHash, directory.AttrSafeSendersHash, directory.AttrSafeRecipientsHash} {
+		if b := e.GetRawAttributeValue(h); len(b) > 0 {
+			if m.Hashes == nil {
+				m.Hashes = map[string]string{}
+			}
+			m.Hashes[h] = base64.StdEncoding.EncodeToString(b)
+		}
+	}
+	return m
+}

@@ -1,0 +1,141 @@
+// Package plan is the pure data of a run: which target object each source maps to, and the
+// attribute-level changes that would bring it there. It diffs, classifies, checks the safety
+// rails and renders (text, JSON); it never talks to a directory.
+package plan
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/xtmsyncd/xtmsyncd/directory"
+	"github.com/xtmsyncd/xtmsyncd/mapper"
+)
+
+// FormatVersion is the version of the JSON plan format (documented in the README).
+const FormatVersion = "1"
+
+// Action is the closed set of classes a source ends in.
+type Action string
+
+// Actions. Only Create and Update are written; the others are reported.
+const (
+	Create    Action = "create"
+	Update    Action = "update"
+	Unchanged Action = "unchanged"
+	Conflict  Action = "conflict"
+	Invalid   Action = "invalid"
+)
+
+// Writes reports whether the action changes the directory.
+func (a Action) Writes() bool { return a == Create || a == Update }
+
+var actionRank = map[Action]int{Create: 0, Update: 1, Conflict: 2, Invalid: 3, Unchanged: 4}
+
+// Plan is one run's intended changes.
+type Plan struct {
+	FormatVersion string    `json:"format_version"`
+	Kind          string    `json:"kind"`
+	GeneratedAt   time.Time `json:"generated_at"`
+	DryRun        bool      `json:"dry_run"`
+	Source        string    `json:"source"`
+	Target        string    `json:"target"`
+	Summary       Summary   `json:"summary"`
+	Changes       []Change  `json:"changes"`
+	Warnings      []Warning `json:"warnings,omitempty"`
+}
+
+// Change is what happens to one source mailbox's target object.
+type Change struct {
+	Action     Action            `json:"action"`
+	Key        string            `json:"exchange_guid,omitempty"`
+	Source     string            `json:"source_dn"`
+	DN         string            `json:"dn,omitempty"`
+	ObjectGUID string            `json:"object_guid,omitempty"`
+	Reason     string            `json:"reason,omitempty"`
+	Problems   []mapper.Problem  `json:"problems,omitempty"`
+	Attrs      []AttrChange      `json:"attrs,omitempty"`
+}
+
+// AttrChange changes one attribute. Single-valued attributes are replaced: After holds the new
+// values (none = remove the attribute). Multi-valued attributes change by exact values: Add and
+// Delete. Before holds the values read when the plan was made; apply refuses the change when
+// the object no longer holds them (a stale plan).
+type AttrChange struct {
+	Name   string   `json:"name"`
+	Before []string `json:"before,omitempty"`
+	After  []string `json:"after,omitempty"`
+	Add    []string `json:"add,omitempty"`
+	Delete []string `json:"delete,omitempty"`
+}
+
+// Incremental reports whether the change adds and deletes values rather than replacing.
+func (a AttrChange) Incremental() bool { return len(a.Add) > 0 || len(a.Delete) > 0 }
+
+// Warning is a finding that does not stop the run (nested groups, skipped members, ...).
+type Warning struct {
+	Code    string `json:"code"`
+	Object  string `json:"object"`
+	Message string `json:"message"`
+}
+
+// Summary counts changes by action.
+type Summary struct {
+	Create    int `json:"create"`
+	Update    int `json:"update"`
+	Unchanged int `json:"unchanged"`
+	Conflict  int `json:"conflict"`
+	Invalid   int `json:"invalid"`
+}
+
+// Writes is the number of objects the plan would write.
+func (s Summary) Writes() int { return s.Create + s.Update }
+
+func (s *Summary) add(a Action) {
+	switch a {
+	case Create:
+		s.Create++
+	case Update:
+		s.Update++
+	case Unchanged:
+		s.Unchanged++
+	case Conflict:
+		s.Conflict++
+	case Invalid:
+		s.Invalid++
+	}
+}
+
+// Writable returns the changes that write, in plan order.
+func (p *Plan) Writable() []Change {
+	var out []Change
+	for _, c := range p.Changes {
+		if c.Action.Writes() {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Hash is the SHA-256 of the plan's changes (not its timestamps), to tie a journal run to it.
+func (p *Plan) Hash() string {
+	b, _ := json.Marshal(p.Changes)
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// Limits are the safety rails.
+type Limits struct {
+	MaxChanges int
+}
+
+// Check applies the safety rails: more writes than MaxChanges is ErrUnsafePlan.
+func (p *Plan) Check(l Limits) error {
+	if n := p.Summary.Writes(); l.MaxChanges > 0 && n > l.MaxChanges {
+		return fmt.Errorf("%w: the plan writes %d objects, more than limits.max_changes (%d); review it and re-run with --allow-large-plan, or raise the limit",
+			directory.ErrUnsafePlan, n, l.MaxChanges)
+	}
+	return nil
+}
