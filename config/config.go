@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -158,7 +159,7 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	c, err := Parse(raw)
+	c, err := parse(raw, filepath.Dir(path))
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
@@ -166,13 +167,25 @@ func Load(path string) (*Config, error) {
 	return c, nil
 }
 
-// Parse parses and validates YAML. Secrets are resolved from the environment and files.
-func Parse(raw []byte) (*Config, error) {
+// Parse parses and validates YAML. Secrets are resolved from the environment and files;
+// relative paths stay relative to the working directory.
+func Parse(raw []byte) (*Config, error) { return parse(raw, "") }
+
+// parse resolves relative paths in the file against dir (the config file's directory).
+func parse(raw []byte, dir string) (*Config, error) {
 	c := Default()
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if dir != "" {
+		for _, p := range []*string{&c.Source.CAFile, &c.Source.BindPasswordFile, &c.Target.CAFile,
+			&c.Target.BindPasswordFile, &c.Journal.Path} {
+			if *p != "" && !filepath.IsAbs(*p) {
+				*p = filepath.Join(dir, *p)
+			}
+		}
 	}
 	sum := sha256.Sum256(raw)
 	c.Hash = hex.EncodeToString(sum[:])

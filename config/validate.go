@@ -103,8 +103,10 @@ func (c *Config) Validate() error {
 			add("mapping.domain_map."+from, fmt.Sprintf("maps to %s, which is not an accepted domain", to))
 		}
 	}
-	if m.Anchor != "" && !attrName.MatchString(m.Anchor) {
-		add("mapping.anchor", fmt.Sprintf("%q is not an attribute name", m.Anchor))
+	switch strings.ToLower(m.Anchor) {
+	case "", "mailnickname", "mail", "userprincipalname":
+	default:
+		add("mapping.anchor", fmt.Sprintf("%q: use mailNickname, mail, userPrincipalName, or \"\" to match by ExchangeGUID only", m.Anchor))
 	}
 	if !attrName.MatchString(m.Owner.Attribute) {
 		add("mapping.owner.attribute", fmt.Sprintf("%q is not an attribute name", m.Owner.Attribute))

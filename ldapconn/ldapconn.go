@@ -70,7 +70,7 @@ func Dial(ctx context.Context, d *config.Directory) (*ldap.Conn, error) {
 	if u.Scheme == "ldaps" {
 		opts = append(opts, ldap.DialWithTLSConfig(tc))
 	}
-	conn, err := ldap.DialURL(d.URL, opts...)
+	conn, err := ldap.DialURL(withPort(u), opts...)
 	if err != nil {
 		return nil, classifyTLS(fmt.Errorf("%s: %w", d.URL, err))
 	}
@@ -89,6 +89,20 @@ func Dial(ctx context.Context, d *config.Directory) (*ldap.Conn, error) {
 		return nil, fmt.Errorf("%w: %s as %s: %v", ErrBind, d.URL, d.BindDN, err)
 	}
 	return conn, nil
+}
+
+// withPort returns the URL with an explicit port: go-ldap mangles an IPv6 host without one.
+func withPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.String()
+	}
+	port := "389"
+	if u.Scheme == "ldaps" {
+		port = "636"
+	}
+	v := *u
+	v.Host = net.JoinHostPort(u.Hostname(), port)
+	return v.String()
 }
 
 func classifyTLS(err error) error {

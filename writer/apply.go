@@ -1,0 +1,132 @@
+package writer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+
+	"github.com/go-ldap/ldap/v3"
+	"github.com/xtmsyncd/xtmsyncd/directory"
+	"github.com/xtmsyncd/xtmsyncd/plan"
+)
+
+// InScope reports whether dn lies strictly under the target OU.
+func (c *Client) InScope(dn string) bool { return plan.InOU(c.ou, dn) }
+
+// Apply writes one change with compare-and-set: it re-reads the object and refuses with
+// directory.ErrStalePlan when it no longer holds the plan's before-values, with
+// directory.ErrOutOfScope outside the OU and directory.ErrNotOwned on an object without the
+// ownership marker. It returns the object's objectGUID.
+func (c *Client) Apply(ctx context.Context, ch plan.Change) (string, error) {
+	if !c.InScope(ch.DN) {
+		return "", fmt.Errorf("%w: %s is not under %s", directory.ErrOutOfScope, ch.DN, c.opt.OU)
+	}
+	req, err := Request(ch)
+	if err != nil {
+		return "", err
+	}
+	conn, err := c.acquire(ctx)
+	if err != nil {
+		return "", fmt.Errorf("connect: %w", err)
+	}
+	guid, err := c.apply(conn, ch, req)
+	c.release(conn, isConnError(err))
+	return guid, err
+}
+
+func (c *Client) apply(conn Conn, ch plan.Change, req any) (string, error) {
+	names := []string{directory.AttrObjectGUID, directory.AttrMailboxGUID, c.opt.OwnerAttr}
+	for _, a := range ch.Attrs {
+		names = append(names, a.Name)
+	}
+	cur, err := read(conn, ch.DN, names)
+	if err != nil {
+		return "", fmt.Errorf("re-read before write: %w", err)
+	}
+	switch r := req.(type) {
+	case *ldap.AddRequest:
+		if cur != nil {
+			return "", fmt.Errorf("%w: %s exists now; it did not when the plan was made", directory.ErrStalePlan, ch.DN)
+		}
+		if holder, err := c.holderOf(conn, ch.Key); err != nil {
+			return "", err
+		} else if holder != "" {
+			return "", fmt.Errorf("%w: ExchangeGUID %s is now on %s", directory.ErrStalePlan, ch.Key, holder)
+		}
+		if err := conn.Add(r); err != nil {
+			return "", fmt.Errorf("add: %w", err)
+		}
+		after, err := read(conn, ch.DN, []string{directory.AttrObjectGUID})
+		if err != nil || after == nil {
+			return "", nil // written; the GUID is only informative
+		}
+		return after.ObjectGUID.String(), nil
+	case *ldap.ModifyRequest:
+		if cur == nil {
+			return "", fmt.Errorf("%w: %s no longer exists", directory.ErrStalePlan, ch.DN)
+		}
+		if !strings.EqualFold(cur.First(c.opt.OwnerAttr), c.opt.OwnerValue) {
+			return "", fmt.Errorf("%w: %s lacks %s=%s", directory.ErrNotOwned, ch.DN, c.opt.OwnerAttr, c.opt.OwnerValue)
+		}
+		if ch.ObjectGUID != "" && !strings.EqualFold(cur.ObjectGUID.String(), ch.ObjectGUID) {
+			return "", fmt.Errorf("%w: %s is now another object (objectGUID %s, planned %s)", directory.ErrStalePlan, ch.DN, cur.ObjectGUID, ch.ObjectGUID)
+		}
+		for _, a := range ch.Attrs {
+			if !sameSet(a.Name, a.Before, cur.Get(a.Name)) {
+				return "", fmt.Errorf("%w: %s %s is now %q, planned from %q", directory.ErrStalePlan, ch.DN, a.Name, cur.Get(a.Name), a.Before)
+			}
+		}
+		if err := conn.Modify(r); err != nil {
+			return "", fmt.Errorf("modify: %w", err)
+		}
+		return cur.ObjectGUID.String(), nil
+	}
+	return "", fmt.Errorf("unexpected request %T", req)
+}
+
+// holderOf returns the DN of a target object holding the ExchangeGUID, or "".
+func (c *Client) holderOf(conn Conn, key string) (string, error) {
+	g, err := directory.ParseGUID(key)
+	if err != nil {
+		return "", fmt.Errorf("change key: %w", err)
+	}
+	res, err := conn.Search(ldap.NewSearchRequest(c.opt.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 2, 0, false,
+		"("+directory.AttrMailboxGUID+"="+g.FilterValue()+")", []string{"1.1"}, nil))
+	if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) {
+		return "", fmt.Errorf("look up ExchangeGUID %s: %w", key, err)
+	}
+	if res != nil && len(res.Entries) > 0 {
+		return res.Entries[0].DN, nil
+	}
+	return "", nil
+}
+
+// sameSet compares values as sets: case-insensitively for strings, exactly for binary values.
+func sameSet(attr string, a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	norm := func(v []string) []string {
+		out := slices.Clone(v)
+		if directory.KindOf(attr) != directory.KindBinary {
+			for i := range out {
+				out[i] = strings.ToLower(out[i])
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	return slices.Equal(norm(a), norm(b))
+}
+
+// isConnError reports whether err means the connection is unusable (closed, network error).
+func isConnError(err error) bool {
+	if err == nil {
+		return false
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || ldap.IsErrorWithCode(err, ldap.ErrorNetwork)
+}

@@ -1,0 +1,136 @@
+// Package writer is the target-forest adapter: it reads the objects a plan is diffed against,
+// turns plan changes into LDAP add and modify requests (the same requests the LDIF export
+// shows), and applies them with compare-and-set, never outside the target OU.
+package writer
+
+import (
+	"encoding/base64"
+	"fmt"
+	"io"
+
+	"github.com/go-ldap/ldap/v3"
+	"github.com/go-ldap/ldif"
+	"github.com/xtmsyncd/xtmsyncd/directory"
+	"github.com/xtmsyncd/xtmsyncd/plan"
+)
+
+// Encode converts a value from its presentation form (plan, journal) to the bytes sent to AD.
+func Encode(attr, v string) (string, error) {
+	switch directory.KindOf(attr) {
+	case directory.KindGUID:
+		g, err := directory.ParseGUID(v)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", attr, err)
+		}
+		return string(g.AD()), nil
+	case directory.KindBinary:
+		b, err := base64.StdEncoding.DecodeString(v)
+		if err != nil {
+			return "", fmt.Errorf("%s: value is not base64: %w", attr, err)
+		}
+		return string(b), nil
+	}
+	return v, nil
+}
+
+// Decode converts a raw value read from AD to its presentation form.
+func Decode(attr string, raw []byte) string {
+	switch directory.KindOf(attr) {
+	case directory.KindGUID:
+		if g, err := directory.GUIDFromAD(raw); err == nil {
+			return g.String()
+		}
+		return "invalid:" + base64.StdEncoding.EncodeToString(raw)
+	case directory.KindBinary:
+		return base64.StdEncoding.EncodeToString(raw)
+	}
+	return string(raw)
+}
+
+func encodeAll(attr string, vs []string) ([]string, error) {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		e, err := Encode(attr, v)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = e
+	}
+	return out, nil
+}
+
+// Request returns the LDAP request that applies c: an *ldap.AddRequest for a create, an
+// *ldap.ModifyRequest for an update. Apply sends exactly this request, and the LDIF export
+// prints it.
+func Request(c plan.Change) (any, error) {
+	switch c.Action {
+	case plan.Create:
+		req := ldap.NewAddRequest(c.DN, nil)
+		for _, a := range c.Attrs {
+			vals, err := encodeAll(a.Name, a.After)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", c.DN, err)
+			}
+			req.Attribute(a.Name, vals)
+		}
+		return req, nil
+	case plan.Update:
+		req := ldap.NewModifyRequest(c.DN, nil)
+		for _, a := range c.Attrs {
+			switch {
+			case a.Incremental():
+				// Delete the exact old values and add the new ones in one modify: AD compares
+				// proxyAddresses case-insensitively, so SMTP:x → smtp:x must be a delete+add.
+				if len(a.Delete) > 0 {
+					vals, err := encodeAll(a.Name, a.Delete)
+					if err != nil {
+						return nil, fmt.Errorf("%s: %w", c.DN, err)
+					}
+					req.Delete(a.Name, vals)
+				}
+				if len(a.Add) > 0 {
+					vals, err := encodeAll(a.Name, a.Add)
+					if err != nil {
+						return nil, fmt.Errorf("%s: %w", c.DN, err)
+					}
+					req.Add(a.Name, vals)
+				}
+			case len(a.After) == 0:
+				req.Delete(a.Name, []string{})
+			default:
+				vals, err := encodeAll(a.Name, a.After)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", c.DN, err)
+				}
+				req.Replace(a.Name, vals)
+			}
+		}
+		return req, nil
+	}
+	return nil, fmt.Errorf("%s: action %q writes nothing", c.DN, c.Action)
+}
+
+// WriteLDIF writes the requests of every writing change in p as LDIF that ldapmodify replays,
+// each preceded by a comment naming the change.
+func WriteLDIF(w io.Writer, p *plan.Plan) error {
+	if _, err := fmt.Fprintf(w, "# xtmsyncd %s plan: %d to create, %d to update (exactly what apply sends)\n\n",
+		p.Kind, p.Summary.Create, p.Summary.Update); err != nil {
+		return err
+	}
+	for _, c := range p.Changes {
+		if !c.Action.Writes() {
+			continue
+		}
+		req, err := Request(c)
+		if err != nil {
+			return err
+		}
+		if _, err := fmt.Fprintf(w, "# %s exchange_guid=%s source=%s\n", c.Action, c.Key, c.Source); err != nil {
+			return err
+		}
+		if err := ldif.Dump(w, -1, req); err != nil {
+			return fmt.Errorf("ldif %s: %w", c.DN, err)
+		}
+	}
+	return nil
+}
