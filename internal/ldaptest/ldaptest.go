@@ -157,26 +157,30 @@ func (d *Dir) DeleteTree(dn string) error {
 	return nil
 }
 
-// LoadLDIF adds the entries of an LDIF file (relative to the project root) after replacing every
-// occurrence of from with to in it, so a fixture written for the demo OU can be loaded into a
-// test's own OU. It returns the DNs added.
+// LoadLDIF adds the entries of an LDIF file (relative to the project root) that lie strictly
+// under the DN from, moved under to (every occurrence of from in the file is replaced), so a
+// fixture written for the demo OU can be loaded into a test's own OU. It returns the DNs added.
 func (d *Dir) LoadLDIF(t testing.TB, file, from, to string) []string {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(Root(), file))
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := string(raw)
-	if from != "" {
-		text = strings.ReplaceAll(text, from, to)
-	}
-	l, err := ldif.Parse(text)
+	l, err := ldif.Parse(strings.ReplaceAll(string(raw), from, to))
 	if err != nil {
 		t.Fatalf("parse %s: %v", file, err)
+	}
+	parent, err := ldap.ParseDN(to)
+	if err != nil {
+		t.Fatalf("LoadLDIF: %q: %v", to, err)
 	}
 	var added []string
 	for _, e := range l.Entries {
 		if e.Entry == nil {
+			continue
+		}
+		dn, err := ldap.ParseDN(e.Entry.DN)
+		if err != nil || !parent.AncestorOfFold(dn) {
 			continue
 		}
 		req := ldap.NewAddRequest(e.Entry.DN, nil)
@@ -189,4 +193,27 @@ func (d *Dir) LoadLDIF(t testing.TB, file, from, to string) []string {
 		added = append(added, e.Entry.DN)
 	}
 	return added
+}
+
+// Demo DNs (testdata/README.md).
+const (
+	DemoTargetOU   = "OU=Cross-Tenant,OU=Northwind,DC=northwind,DC=test"
+	DemoScopeGroup = "CN=XTM-Migration-Scope,OU=Groups,OU=Contoso,DC=contoso,DC=test"
+)
+
+// ResetDemoTarget empties the demo target OU and re-adds its fixtures from testdata/target.ldif,
+// so a test can sync the demo forest from a known state. Only one test may use the demo OU.
+func (d *Dir) ResetDemoTarget(t testing.TB) {
+	t.Helper()
+	res, err := d.Conn.Search(ldap.NewSearchRequest(DemoTargetOU, ldap.ScopeSingleLevel, ldap.NeverDerefAliases, 0, 0, false,
+		"(objectClass=*)", []string{"1.1"}, nil))
+	if err != nil {
+		t.Fatalf("list %s: %v", DemoTargetOU, err)
+	}
+	for _, e := range res.Entries {
+		if err := d.DeleteTree(e.DN); err != nil {
+			t.Fatalf("reset demo target: %v", err)
+		}
+	}
+	d.LoadLDIF(t, "testdata/target.ldif", DemoTargetOU, DemoTargetOU)
 }
