@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/xtmsyncd/xtmsyncd/internal/app"
 	"github.com/xtmsyncd/xtmsyncd/journal"
 )
 
@@ -27,7 +28,7 @@ func (m *Main) journal(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	j, err := openJournal(ctx, c)
+	j, err := app.OpenJournal(ctx, c)
 	if err != nil {
 		return err
 	}

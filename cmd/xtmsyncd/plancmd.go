@@ -10,6 +10,7 @@ import (
 
 	"github.com/xtmsyncd/xtmsyncd/directory"
 	"github.com/xtmsyncd/xtmsyncd/engine"
+	"github.com/xtmsyncd/xtmsyncd/internal/app"
 	"github.com/xtmsyncd/xtmsyncd/plan"
 	"github.com/xtmsyncd/xtmsyncd/writer"
 )
@@ -28,19 +29,19 @@ func (m *Main) plan(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	r, err := m.wire(ctx, c)
+	r, err := app.Build(ctx, c, m.logger(c))
 	if err != nil {
 		return err
 	}
-	defer r.close()
-	p, err := r.engine.Plan(ctx)
+	defer r.Close()
+	p, err := r.Engine.Plan(ctx)
 	if err != nil {
 		return err
 	}
 	if err := m.render(p, *format, *out, *unchanged); err != nil {
 		return err
 	}
-	if rail := p.Check(r.engine.Limits); rail != nil {
+	if rail := p.Check(r.Engine.Limits); rail != nil {
 		fmt.Fprintf(m.Stderr, "note: sync would refuse this plan: %v\n", rail)
 	}
 	if *detailed && p.Summary.Writes() > 0 {
@@ -54,7 +55,9 @@ func (m *Main) render(p *plan.Plan, format, out string, unchanged bool) error {
 	switch format {
 	case "text":
 		color := out == "" && m.IsTerminal != nil && m.IsTerminal(m.Stdout) && os.Getenv("NO_COLOR") == ""
-		fn = func(w io.Writer) error { return plan.WriteText(w, p, plan.TextOptions{Color: color, Unchanged: unchanged}) }
+		fn = func(w io.Writer) error {
+			return plan.WriteText(w, p, plan.TextOptions{Color: color, Unchanged: unchanged})
+		}
 	case "json":
 		fn = func(w io.Writer) error { return plan.WriteJSON(w, p) }
 	case "ldif":
@@ -79,12 +82,12 @@ func (m *Main) sync(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	r, err := m.wire(ctx, c)
+	r, err := app.Build(ctx, c, m.logger(c))
 	if err != nil {
 		return err
 	}
-	defer r.close()
-	p, err := r.engine.Plan(ctx)
+	defer r.Close()
+	p, err := r.Engine.Plan(ctx)
 	if err != nil {
 		return err
 	}
@@ -92,16 +95,16 @@ func (m *Main) sync(ctx context.Context, args []string) error {
 	if err := m.render(p, *format, "", false); err != nil {
 		return err
 	}
-	j, err := openJournal(ctx, c)
+	j, err := app.OpenJournal(ctx, c)
 	if err != nil {
 		return err
 	}
 	defer j.Close()
-	r.engine.Journal = journalAdapter{j}
+	r.Engine.Journal = app.Journal{S: j}
 	if *confirm && m.IsTerminal != nil && m.IsTerminal(m.Stderr) {
-		r.engine.Progress = progress(m.Stderr, time.Now())
+		r.Engine.Progress = progress(m.Stderr, time.Now())
 	}
-	res, err := r.engine.Apply(ctx, engine.RunInfo{Kind: "sync", Actor: m.actor(), ConfigHash: c.Hash}, p,
+	res, err := r.Engine.Apply(ctx, engine.RunInfo{Kind: "sync", Actor: m.actor(), ConfigHash: c.Hash}, p,
 		engine.Options{AllowLarge: *allowLarge, DryRun: !*confirm})
 	switch {
 	case err != nil && errors.Is(err, directory.ErrUnsafePlan):

@@ -1,0 +1,86 @@
+// Package app wires the configuration onto the engine and its adapters: the one place, with
+// cmd/xtmsyncd, that knows every package. Tests and the daemon use it too.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/xtmsyncd/xtmsyncd/config"
+	"github.com/xtmsyncd/xtmsyncd/engine"
+	"github.com/xtmsyncd/xtmsyncd/journal"
+	"github.com/xtmsyncd/xtmsyncd/ldapconn"
+	"github.com/xtmsyncd/xtmsyncd/ldapsrc"
+	"github.com/xtmsyncd/xtmsyncd/mapper"
+	"github.com/xtmsyncd/xtmsyncd/plan"
+	"github.com/xtmsyncd/xtmsyncd/writer"
+)
+
+// Rig is everything a planning or applying command needs, wired from the config.
+type Rig struct {
+	Config *config.Config
+	Log    *slog.Logger
+	Engine *engine.Engine
+	Target *writer.Client
+	close  func()
+}
+
+// Build connects to both forests and wires the engine. Close the rig when done.
+func Build(ctx context.Context, c *config.Config, log *slog.Logger) (*Rig, error) {
+	srcConn, err := ldapconn.Dial(ctx, &c.Source)
+	if err != nil {
+		return nil, fmt.Errorf("source: %w", err)
+	}
+	src := ldapsrc.New(srcConn, ldapsrc.Options{BaseDN: c.Source.BaseDN, Group: c.Scope.Group, Filter: c.Scope.Filter, PageSize: c.Source.PageSize}, log)
+	dial := func(ctx context.Context) (writer.Conn, error) { return ldapconn.Dial(ctx, &c.Target.Directory) }
+	tgt, err := writer.New(dial, writer.Options{
+		BaseDN: c.Target.BaseDN, OU: c.Target.OU, OwnerAttr: c.Mapping.Owner.Attribute, OwnerValue: c.Mapping.Owner.Value,
+		Anchor: c.Mapping.Anchor, PageSize: c.Target.PageSize, Connections: c.Target.Connections,
+	}, log)
+	if err != nil {
+		srcConn.Close()
+		return nil, err
+	}
+	e := &engine.Engine{
+		Source: src, Target: tgt, Rules: Rules(c), Diff: DiffOptions(c),
+		Limits: plan.Limits{MaxChanges: c.Limits.MaxChanges}, Log: log, SourceName: c.Source.BaseDN + " (" + c.Source.URL + ")",
+	}
+	return &Rig{Config: c, Log: log, Engine: e, Target: tgt, close: func() { srcConn.Close(); tgt.Close() }}, nil
+}
+
+// Rules maps the configuration onto the mapper's rules.
+func Rules(c *config.Config) mapper.Rules {
+	m := c.Mapping
+	return mapper.Rules{
+		SourceRoutingDomain: m.SourceRoutingDomain, SourceDomains: m.SourceDomains,
+		TargetPrimaryDomain: m.TargetPrimaryDomain, TargetDeliveryDomain: m.TargetDeliveryDomain,
+		TargetUPNSuffix: m.TargetUPNSuffix, AcceptedDomains: m.AcceptedDomains, DomainMap: m.DomainMap,
+		DisplayType: m.RecipientDisplayType, ExchangeVersion: m.ExchangeVersion,
+		OwnerAttr: m.Owner.Attribute, OwnerValue: m.Owner.Value,
+	}
+}
+
+// DiffOptions maps the configuration onto the plan's options.
+func DiffOptions(c *config.Config) plan.Options {
+	return plan.Options{OU: c.Target.OU, Anchor: c.Mapping.Anchor, OwnerAttr: c.Mapping.Owner.Attribute, OwnerValue: c.Mapping.Owner.Value}
+}
+
+// OpenJournal opens the configured journal, creating its directory (0700) if needed.
+func OpenJournal(ctx context.Context, c *config.Config) (*journal.Store, error) {
+	if dir := filepath.Dir(c.Journal.Path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("journal: %w", err)
+		}
+	}
+	j, err := journal.Open(ctx, c.Journal.Path)
+	if err != nil {
+		return nil, fmt.Errorf("journal %s: %w", c.Journal.Path, err)
+	}
+	return j, nil
+}
+
+// Close closes the connections.
+func (r *Rig) Close() { r.close() }

@@ -1,0 +1,44 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/xtmsyncd/xtmsyncd/engine"
+	"github.com/xtmsyncd/xtmsyncd/journal"
+	"github.com/xtmsyncd/xtmsyncd/plan"
+)
+
+// Journal turns the engine's plan-shaped records into journal rows.
+type Journal struct{ S *journal.Store }
+
+var _ engine.Journal = Journal{}
+
+func (j Journal) StartRun(ctx context.Context, r engine.RunInfo, p *plan.Plan) (int64, error) {
+	sum, _ := json.Marshal(p.Summary)
+	return j.S.StartRun(ctx, journal.Run{Kind: r.Kind, Mode: r.Mode, Actor: r.Actor, ConfigHash: r.ConfigHash,
+		PlanHash: p.Hash(), Summary: sum})
+}
+
+func (j Journal) RecordIntent(ctx context.Context, runID int64, c plan.Change) (int64, error) {
+	attrs := make([]journal.AttrValues, len(c.Attrs))
+	for i, a := range c.Attrs {
+		attrs[i] = journal.AttrValues{Name: a.Name, Before: a.Before, After: a.After, Add: a.Add, Delete: a.Delete}
+	}
+	return j.S.RecordIntent(ctx, journal.Change{RunID: runID, ObjectGUID: c.ObjectGUID, Key: c.Key, DN: c.DN,
+		Action: string(c.Action), Attrs: attrs})
+}
+
+func (j Journal) RecordOutcome(ctx context.Context, id int64, guid string, err error) error {
+	return j.S.RecordOutcome(ctx, id, guid, err)
+}
+
+func (j Journal) FinishRun(ctx context.Context, runID int64, outcome string, r engine.Result, runErr error) error {
+	sum, _ := json.Marshal(struct {
+		plan.Summary
+		Applied  int `json:"applied"`
+		Failed   int `json:"failed"`
+		NotTried int `json:"not_tried"`
+	}{r.Summary, r.Applied, r.Failed, r.NotTried})
+	return j.S.FinishRun(ctx, runID, outcome, sum, runErr)
+}
