@@ -35,7 +35,9 @@ type Conn interface {
 type Dial func(ctx context.Context, d *config.Directory) (Conn, error)
 
 // DefaultDial is ldapconn.Dial.
-func DefaultDial(ctx context.Context, d *config.Directory) (Conn, error) { return ldapconn.Dial(ctx, d) }
+func DefaultDial(ctx context.Context, d *config.Directory) (Conn, error) {
+	return ldapconn.Dial(ctx, d)
+}
 
 // Run runs every check and returns them in order. Checks that depend on a failed connection
 // are not run (their forest's connection check already says why).

@@ -49,14 +49,14 @@ type Plan struct {
 
 // Change is what happens to one source mailbox's target object.
 type Change struct {
-	Action     Action            `json:"action"`
-	Key        string            `json:"exchange_guid,omitempty"`
-	Source     string            `json:"source_dn"`
-	DN         string            `json:"dn,omitempty"`
-	ObjectGUID string            `json:"object_guid,omitempty"`
-	Reason     string            `json:"reason,omitempty"`
-	Problems   []mapper.Problem  `json:"problems,omitempty"`
-	Attrs      []AttrChange      `json:"attrs,omitempty"`
+	Action     Action           `json:"action"`
+	Key        string           `json:"exchange_guid,omitempty"`
+	Source     string           `json:"source_dn"`
+	DN         string           `json:"dn,omitempty"`
+	ObjectGUID string           `json:"object_guid,omitempty"`
+	Reason     string           `json:"reason,omitempty"`
+	Problems   []mapper.Problem `json:"problems,omitempty"`
+	Attrs      []AttrChange     `json:"attrs,omitempty"`
 }
 
 // AttrChange changes one attribute. Single-valued attributes are replaced: After holds the new

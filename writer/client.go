@@ -179,4 +179,3 @@ func read(conn Conn, dn string, attrs []string) (*directory.Entry, error) {
 	}
 	return decodeEntry(res.Entries[0]), nil
 }
-
