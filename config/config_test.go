@@ -611,8 +611,6 @@ func TestSecret_NeverPrinted(t *testing.T) {
 }
 
 func TestSecret_AnyVerbNeverPrints(t *testing.T) {
-	t.Skip("BUG: config/secret.go:11 Secret implements Stringer/GoStringer but not fmt.Formatter, so verbs " +
-		"other than v, s, q, x and X (d, t, w, ...) print the secret by reflection")
 	const pw = "hunter2-Z9"
 	var d config.Directory
 	d.SetPassword(pw)
@@ -642,9 +640,6 @@ func TestDirectory_JSONLogNeverPrintsPassword(t *testing.T) {
 }
 
 func TestDirectory_FmtAndTextLogNeverPrintPassword(t *testing.T) {
-	t.Skip("BUG: config/config.go:65 Directory.password is an unexported Secret value; fmt cannot call " +
-		"Secret's String/GoString on an unexported field, so fmt's v verbs on a Directory, Target or Config " +
-		"(and slog's text handler) print {v:<password>}")
 	const pw = "hunter2-Z9"
 	setPasswords(t)
 	c, err := config.Parse([]byte(baseline))

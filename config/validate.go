@@ -104,7 +104,13 @@ func (c *Config) Validate() error {
 		}
 	}
 	switch strings.ToLower(m.Anchor) {
-	case "", "mailnickname", "mail", "userprincipalname":
+	case "":
+	case "mailnickname":
+		m.Anchor = "mailNickname"
+	case "mail":
+		m.Anchor = "mail"
+	case "userprincipalname":
+		m.Anchor = "userPrincipalName"
 	default:
 		add("mapping.anchor", fmt.Sprintf("%q: use mailNickname, mail, userPrincipalName, or \"\" to match by ExchangeGUID only", m.Anchor))
 	}
@@ -161,7 +167,7 @@ func (d *Directory) validate(field string, add func(field, msg string)) {
 		add(field+".bind_dn", "required")
 	}
 	d.resolveSecret(field, add)
-	if d.password.IsZero() && d.BindPassword == "" && d.BindPasswordFile == "" {
+	if d.Password().IsZero() && d.BindPassword == "" && d.BindPasswordFile == "" {
 		add(field+".bind_password", "required: ${ENV_VAR} or bind_password_file")
 	}
 	if d.BaseDN == "" {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -74,11 +75,11 @@ func Failed(cs []Check) bool {
 
 func connect(ctx context.Context, name string, d *config.Directory, dial Dial, add func(Check)) (Conn, bool) {
 	how := "LDAPS"
-	switch {
-	case d.StartTLS:
-		how = "StartTLS"
-	case strings.HasPrefix(d.URL, "ldap://"):
+	if u, err := url.Parse(d.URL); err == nil && u.Scheme == "ldap" {
 		how = "PLAIN LDAP (insecure_plaintext_ldap)"
+		if d.StartTLS {
+			how = "StartTLS"
+		}
 	}
 	ch := Check{Name: fmt.Sprintf("%s: connect over %s and bind as %s", name, how, d.BindDN)}
 	conn, err := dial(ctx, d)

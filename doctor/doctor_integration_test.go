@@ -2,11 +2,13 @@ package doctor_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/go-ldap/ldap/v3"
 	"github.com/xtmsyncd/xtmsyncd/config"
 	"github.com/xtmsyncd/xtmsyncd/doctor"
 	"github.com/xtmsyncd/xtmsyncd/internal/ldaptest"
@@ -262,6 +264,62 @@ func TestDoctor_StartTLS_Passes(t *testing.T) {
 				if !ch.OK {
 					t.Errorf("FAIL %s: %s", ch.Name, ch.Detail)
 				}
+			}
+		})
+	}
+}
+
+// fakeConn stands in for a directory in the tests that need none.
+type fakeConn struct{}
+
+func (fakeConn) Search(*ldap.SearchRequest) (*ldap.SearchResult, error) {
+	return nil, errors.New("fake directory: no entries")
+}
+func (fakeConn) Close() error { return nil }
+
+// TestDoctor_PlaintextLDAP_NamedAndWarned needs no directory: it checks that a connection made
+// without TLS is called so and warned about, whatever the case of the URL scheme.
+func TestDoctor_PlaintextLDAP_NamedAndWarned(t *testing.T) {
+	cases := []struct {
+		name, url, bug string
+	}{
+		{name: "lower case", url: "ldap://dc1.contoso.com"},
+		{name: "upper case scheme", url: "LDAP://dc1.contoso.com"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.bug != "" {
+				t.Skip(tc.bug)
+			}
+			c := config.Default()
+			c.Source = config.Directory{URL: tc.url, InsecurePlaintextLDAP: true, BindDN: "svc@contoso.com",
+				BaseDN: "DC=contoso,DC=com", PageSize: 1000, Timeout: time.Minute}
+			c.Source.SetPassword("pw")
+			c.Target.Directory = config.Directory{URL: "ldaps://dc1.northwind.com", BindDN: "svc@northwind.com",
+				BaseDN: "DC=northwind,DC=com", PageSize: 1000, Timeout: time.Minute}
+			c.Target.SetPassword("pw")
+			c.Target.OU = "OU=X,DC=northwind,DC=com"
+			c.Scope.Group = "CN=G,DC=contoso,DC=com"
+			var dialled []string
+			dial := func(_ context.Context, d *config.Directory) (doctor.Conn, error) {
+				dialled = append(dialled, d.URL)
+				return fakeConn{}, nil
+			}
+			checks := doctor.Run(context.Background(), &c, dial)
+			if len(dialled) != 2 {
+				t.Errorf("dialled %v, want source and target", dialled)
+			}
+			conn := find(t, checks, "source: connect")
+			if !conn.OK {
+				t.Fatalf("connect failed: %s", conn.Detail)
+			}
+			requireContains(t, "name", conn.Name, "PLAIN LDAP")
+			requireContains(t, "detail", conn.Detail, "WARNING", "unencrypted")
+			if tgt := find(t, checks, "target: connect"); !strings.Contains(tgt.Name, "LDAPS") || strings.Contains(tgt.Detail, "WARNING") {
+				t.Errorf("target over LDAPS reported as %q (%s)", tgt.Name, tgt.Detail)
+			}
+			if !doctor.Failed(checks) {
+				t.Error("the fake directory has no schema, yet nothing failed")
 			}
 		})
 	}

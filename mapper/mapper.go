@@ -128,7 +128,7 @@ func mapOne(m *directory.Mailbox, r Rules) (Desired, *Problem) {
 		return bad("no_legacy_dn", directory.AttrLegacyExchangeDN, "absent",
 			"the target needs x500:<LegacyExchangeDN>; restore legacyExchangeDN on the source object")
 	}
-	routing := routingAddress(m.Proxies, r.SourceRoutingDomain)
+	routing := routingAddress(m, r.SourceRoutingDomain)
 	if routing == "" {
 		return bad("no_routing_address", directory.AttrProxyAddresses, summarize(m.Proxies),
 			fmt.Sprintf("the source has no address in %s; add smtp:%s@%s to the source mailbox (the target's targetAddress must point at it)",
@@ -192,13 +192,28 @@ func mapOne(m *directory.Mailbox, r Rules) (Desired, *Problem) {
 }
 
 // routingAddress returns the source's SMTP address in the source routing domain, as written.
-func routingAddress(proxies []directory.Proxy, domain string) string {
-	for _, p := range proxies {
+// With several, it prefers the one the source's own targetAddress points at, then
+// <alias>@<routing domain>, then the smallest, so the choice never depends on value order.
+func routingAddress(m *directory.Mailbox, domain string) string {
+	var cands []string
+	for _, p := range m.Proxies {
 		if p.IsSMTP() && p.Domain() == domain {
-			return p.Address()
+			cands = append(cands, p.Address())
 		}
 	}
-	return ""
+	if len(cands) <= 1 {
+		return strings.Join(cands, "")
+	}
+	own := directory.Proxy(m.TargetAddress).Address()
+	for _, want := range []string{own, m.Alias + "@" + domain} {
+		for _, c := range cands {
+			if strings.EqualFold(c, want) {
+				return c
+			}
+		}
+	}
+	slices.SortFunc(cands, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
+	return cands[0]
 }
 
 func primarySMTP(m *directory.Mailbox) string {

@@ -21,7 +21,12 @@ func (m *Main) configCmd(_ context.Context, args []string) error {
 	if err != nil {
 		var problems interface{ Unwrap() []error }
 		if errors.As(err, &problems) {
-			fmt.Fprintf(m.Stderr, "%s: %d problems\n", *path, len(problems.Unwrap()))
+			n := len(problems.Unwrap())
+			plural := "s"
+			if n == 1 {
+				plural = ""
+			}
+			fmt.Fprintf(m.Stderr, "%s: %d problem%s\n", *path, n, plural)
 			for _, p := range problems.Unwrap() {
 				fmt.Fprintf(m.Stderr, "  %v\n", p)
 			}

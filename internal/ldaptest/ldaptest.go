@@ -135,9 +135,12 @@ func (d *Dir) TempOU(t testing.TB, prefix string) string {
 }
 
 // DeleteTree deletes dn and everything below it, deepest first.
-func (d *Dir) DeleteTree(dn string) error {
-	res, err := d.Conn.Search(ldap.NewSearchRequest(dn, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
-		"(objectClass=*)", []string{"1.1"}, nil))
+func (d *Dir) DeleteTree(dn string) error { return DeleteTreeConn(d.Conn, dn) }
+
+// DeleteTreeConn deletes dn and everything below it over conn, deepest first.
+func DeleteTreeConn(conn *ldap.Conn, dn string) error {
+	res, err := conn.SearchWithPaging(ldap.NewSearchRequest(dn, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+		"(objectClass=*)", []string{"1.1"}, nil), 1000)
 	if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
 		return nil
 	}
@@ -150,7 +153,7 @@ func (d *Dir) DeleteTree(dn string) error {
 	}
 	slices.SortFunc(dns, func(a, b string) int { return strings.Count(b, ",") - strings.Count(a, ",") })
 	for _, x := range dns {
-		if err := d.Conn.Del(ldap.NewDelRequest(x, nil)); err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+		if err := conn.Del(ldap.NewDelRequest(x, nil)); err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
 			return err
 		}
 	}

@@ -1,0 +1,231 @@
+// Command samba measures xtmsyncd against the raw LDAP tools on the demo Samba forests:
+//
+//	go run ./bench/samba -n 5000
+//
+// It loads N synthetic source mailboxes (kept in OU=xtm-bench-N for later runs), then reports
+//   - plan: `xtmsyncd plan` against the raw paged read of the same attributes from both forests
+//     with ldapsearch (ratio);
+//   - apply: `xtmsyncd sync --confirm` creating N MailUsers against `ldapadd` of the plan's own
+//     LDIF into a second OU (ratio, and xtmsyncd's peak RSS);
+//   - update: a sync that changes one attribute on every object against `ldapmodify` of the
+//     update plan's own LDIF.
+//
+// Every figure is the wall time of one run of the real binaries; the forests must be up
+// (scripts/testdirs.sh up) and .testdirs/env sourced.
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+	"github.com/xtmsyncd/xtmsyncd/internal/ldaptest"
+	"github.com/xtmsyncd/xtmsyncd/internal/synth"
+	"github.com/xtmsyncd/xtmsyncd/ldapconn"
+)
+
+func main() {
+	n := flag.Int("n", 5000, "synthetic source mailboxes")
+	conns := flag.Int("connections", 2, "xtmsyncd target.connections")
+	flag.Parse()
+	ctx := context.Background()
+	srcCfg, ok1 := ldaptest.Config("source")
+	tgtCfg, ok2 := ldaptest.Config("target")
+	if !ok1 || !ok2 {
+		log.Fatal("directories unknown: run scripts/testdirs.sh up and . .testdirs/env")
+	}
+	src, err := ldapconn.Dial(ctx, &srcCfg)
+	check(err)
+	tgt, err := ldapconn.Dial(ctx, &tgtCfg)
+	check(err)
+
+	work, err := os.MkdirTemp("", "xtmbench")
+	check(err)
+	defer os.RemoveAll(work)
+	bin := filepath.Join(work, "xtmsyncd")
+	run("go", "build", "-o", bin, "./cmd/xtmsyncd")
+
+	// Source: N synthetic mailboxes, loaded once and kept.
+	srcOU := fmt.Sprintf("OU=xtm-bench-%d,%s", *n, srcCfg.BaseDN)
+	o := synth.Options{N: *n, OU: srcOU, Tag: fmt.Sprintf("b%d", *n%100000), ArchiveEvery: 3}
+	if !exists(src, o.GroupDN()) {
+		fmt.Printf("loading %d source mailboxes into %s ...\n", *n, srcOU)
+		_ = ldaptest.DeleteTreeConn(src, srcOU)
+		add(src, srcOU)
+		t0 := time.Now()
+		check(synth.Load(src, synth.Requests(o)))
+		fmt.Printf("  loaded in %s (%.0f adds/s)\n", time.Since(t0).Round(time.Millisecond), float64(*n+1)/time.Since(t0).Seconds())
+	}
+
+	// Two fresh target OUs: one for xtmsyncd, one for the raw tools.
+	ouX := fmt.Sprintf("OU=xtm-bench-x,%s", tgtCfg.BaseDN)
+	ouR := fmt.Sprintf("OU=xtm-bench-raw,%s", tgtCfg.BaseDN)
+	for _, ou := range []string{ouX, ouR} {
+		check(ldaptest.DeleteTreeConn(tgt, ou))
+		add(tgt, ou)
+	}
+	cfgX := writeConfig(work, "x.yaml", srcCfg.CAFile, tgtCfg.CAFile, o.GroupDN(), ouX, *n, *conns)
+	cfgR := writeConfig(work, "r.yaml", srcCfg.CAFile, tgtCfg.CAFile, o.GroupDN(), ouR, *n, *conns)
+
+	// 1. plan vs raw paged read of the same attributes from both forests.
+	attrsSrc := "objectGUID cn displayName givenName sn sAMAccountName userPrincipalName mail mailNickname proxyAddresses targetAddress legacyExchangeDN msExchMailboxGuid msExchArchiveGUID msExchRecipientTypeDetails msExchRecipientDisplayType msExchRemoteRecipientType msExchELCMailboxFlags msExchLitigationHoldDate msExchUserHoldPolicies msExchBlockedSendersHash msExchSafeSendersHash msExchSafeRecipientsHash publicDelegates msExchDelegateListLink memberOf"
+	attrsTgt := "objectGUID cn sAMAccountName userPrincipalName displayName givenName sn mail mailNickname proxyAddresses targetAddress msExchMailboxGuid msExchArchiveGUID msExchRecipientTypeDetails msExchRecipientDisplayType msExchRemoteRecipientType msExchVersion msExchELCMailboxFlags msExchBlockedSendersHash msExchSafeSendersHash msExchSafeRecipientsHash extensionAttribute15"
+	rawRead := func() time.Duration {
+		t0 := time.Now()
+		ldapsearch(srcCfg.URL, srcCfg.CAFile, srcCfg.BindDN, srcCfg.BaseDN,
+			"(&(objectClass=user)(!(objectClass=computer))(memberOf="+ldap.EscapeFilter(o.GroupDN())+"))", attrsSrc)
+		ldapsearch(tgtCfg.URL, tgtCfg.CAFile, tgtCfg.BindDN, tgtCfg.BaseDN,
+			"(|(objectClass=user)(objectClass=group)(objectClass=contact))", attrsTgt)
+		return time.Since(t0)
+	}
+	rawRead() // warm both servers' caches
+	raw := rawRead()
+	planT, _ := timed(bin, "plan", "-config", cfgX, "-o", "json", "--out", filepath.Join(work, "plan.json"))
+	fmt.Printf("\nplan (N=%d creates): xtmsyncd plan %s, raw paged read of both forests %s: ratio %.2f\n", *n, planT.Round(time.Millisecond), raw.Round(time.Millisecond), planT.Seconds()/raw.Seconds())
+
+	// 2. apply: creates.
+	ldifR := filepath.Join(work, "create.ldif")
+	_, _ = timed(bin, "plan", "-config", cfgR, "-o", "ldif", "--out", ldifR)
+	applyT, rss := timed(bin, "sync", "-config", cfgX, "--confirm", "--allow-large-plan", "-o", "json", "--out", os.DevNull)
+	rawAdd := ldapTool("ldapadd", tgtCfg.URL, tgtCfg.CAFile, tgtCfg.BindDN, ldifR)
+	fmt.Printf("apply (N=%d creates, %d connections): xtmsyncd sync %s (%.0f/s, peak RSS %d MB), ldapadd of the plan's LDIF %s (%.0f/s): ratio %.2f\n",
+		*n, *conns, applyT.Round(time.Millisecond), float64(*n)/applyT.Seconds(), rss/1024, rawAdd.Round(time.Millisecond), float64(*n)/rawAdd.Seconds(), applyT.Seconds()/rawAdd.Seconds())
+
+	// 3. updates: drift one attribute on every MailUser in both OUs, then re-sync / replay.
+	for _, ou := range []string{ouX, ouR} {
+		drift(tgt, ou)
+	}
+	ldifU := filepath.Join(work, "update.ldif")
+	_, _ = timed(bin, "plan", "-config", cfgR, "-o", "ldif", "--out", ldifU)
+	updT, rssU := timed(bin, "sync", "-config", cfgX, "--confirm", "--allow-large-plan", "-o", "json", "--out", os.DevNull)
+	rawMod := ldapTool("ldapmodify", tgtCfg.URL, tgtCfg.CAFile, tgtCfg.BindDN, ldifU)
+	fmt.Printf("apply (N=%d updates): xtmsyncd sync %s (%.0f/s, peak RSS %d MB), ldapmodify of the plan's LDIF %s (%.0f/s): ratio %.2f\n",
+		*n, updT.Round(time.Millisecond), float64(*n)/updT.Seconds(), rssU/1024, rawMod.Round(time.Millisecond), float64(*n)/rawMod.Seconds(), updT.Seconds()/rawMod.Seconds())
+	steady, rssS := timed(bin, "plan", "-config", cfgX, "-o", "json", "--out", os.DevNull)
+	fmt.Printf("plan (N=%d unchanged): %s, peak RSS %d MB\n", *n, steady.Round(time.Millisecond), rssS/1024)
+	for _, ou := range []string{ouX, ouR} {
+		check(ldaptest.DeleteTreeConn(tgt, ou))
+	}
+}
+
+func check(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
+
+func exists(c *ldap.Conn, dn string) bool {
+	_, err := c.Search(ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false, "(objectClass=*)", []string{"1.1"}, nil))
+	return err == nil
+}
+
+func add(c *ldap.Conn, ou string) {
+	r := ldap.NewAddRequest(ou, nil)
+	r.Attribute("objectClass", []string{"organizationalUnit"})
+	check(c.Add(r))
+}
+
+func drift(c *ldap.Conn, ou string) {
+	res, err := c.SearchWithPaging(ldap.NewSearchRequest(ou, ldap.ScopeSingleLevel, ldap.NeverDerefAliases, 0, 0, false, "(objectClass=user)", []string{"1.1"}, nil), 1000)
+	check(err)
+	for _, e := range res.Entries {
+		m := ldap.NewModifyRequest(e.DN, nil)
+		m.Replace("displayName", []string{"drifted"})
+		check(c.Modify(m))
+	}
+}
+
+func run(name string, args ...string) {
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	check(cmd.Run())
+}
+
+// timed runs the xtmsyncd binary and returns its wall time and peak RSS (KiB).
+func timed(bin string, args ...string) (time.Duration, int64) {
+	cmd := exec.Command(bin, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	t0 := time.Now()
+	if err := cmd.Run(); err != nil {
+		log.Fatalf("%s %s: %v\n%s", bin, strings.Join(args, " "), err, stderr.String())
+	}
+	d := time.Since(t0)
+	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if ru == nil {
+		return d, 0
+	}
+	return d, ru.Maxrss
+}
+
+func ldapsearch(url, ca, bindDN, base, filter, attrs string) {
+	args := append([]string{"-x", "-LLL", "-H", url, "-D", bindDN, "-w", os.Getenv("XTM_TEST_ADMIN_PASSWORD"), "-E", "pr=1000/noprompt", "-b", base, filter}, strings.Fields(attrs)...)
+	cmd := exec.Command("ldapsearch", args...)
+	cmd.Env = append(os.Environ(), "LDAPTLS_CACERT="+ca)
+	cmd.Stdout = nil
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		log.Fatalf("ldapsearch: %v %s", err, stderr.String())
+	}
+}
+
+func ldapTool(tool, url, ca, bindDN, file string) time.Duration {
+	cmd := exec.Command(tool, "-x", "-H", url, "-D", bindDN, "-w", os.Getenv("XTM_TEST_ADMIN_PASSWORD"), "-f", file)
+	cmd.Env = append(os.Environ(), "LDAPTLS_CACERT="+ca)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	t0 := time.Now()
+	if err := cmd.Run(); err != nil {
+		log.Fatalf("%s: %v\n%s", tool, err, out.String())
+	}
+	return time.Since(t0)
+}
+
+func writeConfig(dir, name, srcCA, tgtCA, group, ou string, n, conns int) string {
+	srcCfg, _ := ldaptest.Config("source")
+	tgtCfg, _ := ldaptest.Config("target")
+	y := fmt.Sprintf(`source:
+  url: %s
+  ca_file: %s
+  bind_dn: %s
+  bind_password: ${XTM_TEST_ADMIN_PASSWORD}
+  base_dn: %s
+target:
+  url: %s
+  ca_file: %s
+  bind_dn: %s
+  bind_password: ${XTM_TEST_ADMIN_PASSWORD}
+  base_dn: %s
+  ou: %s
+  connections: %d
+scope:
+  group: %s
+mapping:
+  source_routing_domain: contoso.mail.onmicrosoft.com
+  source_domains: [contoso.com, contoso.onmicrosoft.com]
+  target_primary_domain: northwind.com
+  target_delivery_domain: northwindtraders.mail.onmicrosoft.com
+  target_upn_suffix: northwind.com
+  accepted_domains: [northwind.com, northwindtraders.onmicrosoft.com, northwindtraders.mail.onmicrosoft.com]
+limits:
+  max_changes: %d
+journal:
+  path: %s
+log:
+  level: warn
+`, srcCfg.URL, srcCA, srcCfg.BindDN, srcCfg.BaseDN, tgtCfg.URL, tgtCA, tgtCfg.BindDN, tgtCfg.BaseDN, ou, conns, group, n+10,
+		filepath.Join(dir, name+".db"))
+	p := filepath.Join(dir, name)
+	check(os.WriteFile(p, []byte(y), 0o600))
+	return p
+}
