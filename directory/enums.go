@@ -76,3 +76,13 @@ func KindOfRecipient(typeDetails int64) MailboxKind {
 	}
 	return KindUser
 }
+
+// IsRemoteMailbox reports whether a recipient type details value is a remote (cloud) mailbox:
+// what the cutover makes of a target MailUser once its move has completed.
+func IsRemoteMailbox(typeDetails int64) bool {
+	switch typeDetails {
+	case TypeRemoteUserMailbox, TypeRemoteRoomMailbox, TypeRemoteEquipmentMailbox, TypeRemoteSharedMailbox:
+		return true
+	}
+	return false
+}

@@ -82,14 +82,13 @@ func (e *Engine) Plan(ctx context.Context) (*plan.Plan, error) {
 	if len(scope.Mailboxes) == 0 {
 		return nil, fmt.Errorf("%w: the source returned no mailboxes in scope; check scope.group and scope.filter", directory.ErrUnsafePlan)
 	}
-	desired, invalid := mapper.Map(scope.Mailboxes, e.Rules)
 	t1 := time.Now()
 	entries, err := e.Target.Entries(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read target: %w", err)
 	}
 	log.Info("target read", "objects", len(entries), "elapsed", time.Since(t1).Round(time.Millisecond))
-	p := plan.Diff(desired, invalid, entries, e.Diff)
+	p := plan.Build(scope.Mailboxes, e.Rules, entries, e.Diff)
 	p.Source = e.SourceName
 	p.DryRun = true
 	p.GeneratedAt = e.now().UTC()

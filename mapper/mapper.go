@@ -59,21 +59,38 @@ type Invalid struct {
 // Map maps every source mailbox. Each source ends up either in desired or in invalid, never both.
 // Sources are processed in DN order, so the output is deterministic.
 func Map(src []directory.Mailbox, r Rules) ([]Desired, []Invalid) {
+	desired := make([]Desired, 0, len(src))
+	var invalid []Invalid
+	Each(src, r, func(d *Desired, inv *Invalid) {
+		if inv != nil {
+			invalid = append(invalid, *inv)
+		} else {
+			desired = append(desired, *d)
+		}
+	})
+	return desired, invalid
+}
+
+// Each maps the sources one at a time in DN order and calls fn with either the desired MailUser
+// or the reason the source is invalid, so a caller can diff without holding every desired
+// object. The pointers are valid only during the call.
+func Each(src []directory.Mailbox, r Rules, fn func(*Desired, *Invalid)) {
 	order := make([]int, len(src))
+	keys := make([]string, len(src))
 	for i := range order {
 		order[i] = i
+		keys[i] = strings.ToLower(src[i].DN)
 	}
-	slices.SortFunc(order, func(a, b int) int { return strings.Compare(strings.ToLower(src[a].DN), strings.ToLower(src[b].DN)) })
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(keys[a], keys[b]) })
+	keys = nil
 
 	// The same ExchangeGUID on two sources: neither can move (the move service keys on it).
-	byGUID := map[directory.GUID][]int{}
+	byGUID := make(map[directory.GUID][]int, len(src))
 	for _, i := range order {
 		if g, err := directory.GUIDFromAD(src[i].MailboxGUID); err == nil && !g.IsZero() {
 			byGUID[g] = append(byGUID[g], i)
 		}
 	}
-	desired := make([]Desired, 0, len(src))
-	var invalid []Invalid
 	for _, i := range order {
 		m := &src[i]
 		d, p := mapOne(m, r)
@@ -89,12 +106,11 @@ func Map(src []directory.Mailbox, r Rules) ([]Desired, []Invalid) {
 				Fix:   "two source objects carry the same ExchangeGUID; find the stale copy (often a leftover from an earlier migration) and clear its msExchMailboxGuid"}
 		}
 		if p != nil {
-			invalid = append(invalid, Invalid{Source: m, Problem: *p})
+			fn(nil, &Invalid{Source: m, Problem: *p})
 			continue
 		}
-		desired = append(desired, d)
+		fn(&d, nil)
 	}
-	return desired, invalid
 }
 
 func mapOne(m *directory.Mailbox, r Rules) (Desired, *Problem) {
@@ -149,8 +165,17 @@ func mapOne(m *directory.Mailbox, r Rules) (Desired, *Problem) {
 		}
 	}
 
-	d := Desired{Source: m, Key: key, CN: cnOf(m), SAMBase: samBase(m.Alias), Attrs: map[string][]string{}}
-	set := func(a string, v ...string) { d.Attrs[a] = v }
+	d := Desired{Source: m, Key: key, CN: cnOf(m), SAMBase: samBase(m.Alias), Attrs: make(map[string][]string, 24)}
+	// Single values share one backing array: one allocation instead of one per attribute.
+	one := make([]string, 0, 20)
+	set := func(a string, v ...string) {
+		if len(v) == 1 && len(one) < cap(one) {
+			one = append(one, v[0])
+			d.Attrs[a] = one[len(one)-1 : len(one) : len(one)]
+			return
+		}
+		d.Attrs[a] = v
+	}
 	set(directory.AttrMailboxGUID, key.String())
 	if len(m.ArchiveGUID) > 0 && !archive.IsZero() {
 		set(directory.AttrArchiveGUID, archive.String())

@@ -14,7 +14,7 @@ import (
 // Options tell Diff where xtmsyncd may write and how it recognises its own objects.
 type Options struct {
 	OU         string // target OU
-	Anchor     string // target attribute matched against the desired value when no GUID matches
+	Anchor     string // attribute matched against the desired value when no GUID matches
 	OwnerAttr  string
 	OwnerValue string
 }
@@ -22,99 +22,153 @@ type Options struct {
 // createOnly attributes are set when an object is created and never diffed afterwards.
 var createOnly = []string{directory.AttrObjectClass, directory.AttrCN, directory.AttrSAMAccountName}
 
-// Diff classifies every source and computes the attribute changes. target holds the objects
-// read from the target forest (the whole search base, so that addresses and names in use
-// anywhere are seen). The result is deterministic.
-func Diff(desired []mapper.Desired, invalid []mapper.Invalid, target []*directory.Entry, opt Options) *Plan {
+// Build maps every source and diffs it against target in one pass, keeping only the resulting
+// changes (not every desired object) in memory. target holds the objects read from the whole
+// target search base, so that addresses, names and GUIDs in use anywhere are seen.
+func Build(src []directory.Mailbox, rules mapper.Rules, target []*directory.Entry, opt Options) *Plan {
 	x := newIndex(target, opt)
-	p := &Plan{FormatVersion: FormatVersion, Kind: "sync", Target: opt.OU}
-
-	// Addresses two sources would both claim: neither gets them.
-	claims := map[string][]int{}
-	for i := range desired {
-		for _, v := range desired[i].Attrs[directory.AttrProxyAddresses] {
-			k := directory.Proxy(v).Key()
-			claims[k] = append(claims[k], i)
+	b := newBuilder(x, opt, len(src))
+	mapper.Each(src, rules, func(d *mapper.Desired, inv *mapper.Invalid) {
+		if inv != nil {
+			b.invalid(inv)
+		} else {
+			b.desired(d)
 		}
-	}
-	for i := range desired {
-		p.Changes = append(p.Changes, x.classify(&desired[i], i, claims, opt))
-	}
-	for _, inv := range invalid {
-		c := Change{Action: Invalid, Source: inv.Source.DN, Reason: inv.Problem.Code, Problems: []mapper.Problem{inv.Problem}}
-		if g, err := directory.GUIDFromAD(inv.Source.MailboxGUID); err == nil && !g.IsZero() {
-			c.Key = g.String()
-		}
-		p.Changes = append(p.Changes, c)
-	}
-	slices.SortStableFunc(p.Changes, func(a, b Change) int {
-		if r := actionRank[a.Action] - actionRank[b.Action]; r != 0 {
-			return r
-		}
-		if r := strings.Compare(strings.ToLower(a.DN), strings.ToLower(b.DN)); r != 0 {
-			return r
-		}
-		return strings.Compare(strings.ToLower(a.Source), strings.ToLower(b.Source))
 	})
+	return b.finish()
+}
+
+// Diff classifies already-mapped sources; Build is the same in one pass.
+func Diff(desired []mapper.Desired, invalid []mapper.Invalid, target []*directory.Entry, opt Options) *Plan {
+	b := newBuilder(newIndex(target, opt), opt, len(desired)+len(invalid))
+	for i := range desired {
+		b.desired(&desired[i])
+	}
+	for i := range invalid {
+		b.invalid(&invalid[i])
+	}
+	return b.finish()
+}
+
+type builder struct {
+	x   *index
+	opt Options
+	p   *Plan
+	// claims records, per desired proxy key, the first change that claims it; a second
+	// claimant turns both into conflicts when the plan is finished.
+	claims  map[string]int
+	twice   map[string]string // key -> the value, for keys claimed twice
+	claimOf [][]string        // change index -> its claimed keys (only for writes and unchanged)
+}
+
+func newBuilder(x *index, opt Options, n int) *builder {
+	return &builder{x: x, opt: opt, p: &Plan{FormatVersion: FormatVersion, Kind: "sync", Target: opt.OU, Changes: make([]Change, 0, n)},
+		claims: make(map[string]int, 4*n), twice: map[string]string{}, claimOf: make([][]string, 0, n)}
+}
+
+func (b *builder) invalid(inv *mapper.Invalid) {
+	c := Change{Action: Invalid, Source: inv.Source.DN, Reason: inv.Problem.Code, Problems: []mapper.Problem{inv.Problem}}
+	if g, err := directory.GUIDFromAD(inv.Source.MailboxGUID); err == nil && !g.IsZero() {
+		c.Key = g.String()
+	}
+	b.p.Changes = append(b.p.Changes, c)
+	b.claimOf = append(b.claimOf, nil)
+}
+
+func (b *builder) desired(d *mapper.Desired) {
+	i := len(b.p.Changes)
+	c := b.x.classify(d, b.opt)
+	var keys []string
+	if c.Action != Conflict {
+		for _, v := range d.Attrs[directory.AttrProxyAddresses] {
+			k := directory.Proxy(v).Key()
+			if first, ok := b.claims[k]; ok && first != i {
+				b.twice[k] = v
+			} else {
+				b.claims[k] = i
+			}
+			keys = append(keys, k)
+		}
+	}
+	b.p.Changes = append(b.p.Changes, c)
+	b.claimOf = append(b.claimOf, keys)
+}
+
+func (b *builder) finish() *Plan {
+	p := b.p
+	if len(b.twice) > 0 {
+		for i, keys := range b.claimOf {
+			for _, k := range keys {
+				v, dup := b.twice[k]
+				if !dup {
+					continue
+				}
+				c := &p.Changes[i]
+				obj := c.Source
+				if c.DN != "" && c.Action != Create {
+					obj = c.DN
+				}
+				if c.Action == Create {
+					c.DN = ""
+				}
+				c.Action, c.Reason, c.Attrs = Conflict, "address_claimed_twice", nil
+				c.Problems = []mapper.Problem{{Code: c.Reason, Object: obj, Attribute: directory.AttrProxyAddresses, Found: v,
+					Fix: "two source mailboxes map to this target address; give one of them another primary address or alias"}}
+				break
+			}
+		}
+	}
+	sortChanges(p.Changes)
 	for _, c := range p.Changes {
 		p.Summary.add(c.Action)
 	}
 	return p
 }
 
-type index struct {
-	ou       *ldap.DN
-	byGUID   map[directory.GUID][]*directory.Entry
-	byAnchor map[string][]*directory.Entry
-	proxies  map[string]*directory.Entry // proxy key -> holder
-	upns     map[string]*directory.Entry
-	sams     map[string]bool
-	dns      map[string]bool
-	opt      Options
-}
-
-func newIndex(target []*directory.Entry, opt Options) *index {
-	x := &index{
-		byGUID: map[directory.GUID][]*directory.Entry{}, byAnchor: map[string][]*directory.Entry{},
-		proxies: map[string]*directory.Entry{}, upns: map[string]*directory.Entry{},
-		sams: map[string]bool{}, dns: map[string]bool{}, opt: opt,
+// sortChanges orders changes by action (create, update, conflict, invalid, unchanged), then
+// target DN, then source DN, case-insensitively.
+func sortChanges(cs []Change) {
+	type key struct {
+		rank       int
+		dn, source string
 	}
-	x.ou, _ = ldap.ParseDN(opt.OU)
-	for _, e := range target {
-		if g, err := directory.ParseGUID(e.First(directory.AttrMailboxGUID)); err == nil {
-			x.byGUID[g] = append(x.byGUID[g], e)
-		}
-		if opt.Anchor != "" {
-			for _, v := range e.Get(opt.Anchor) {
-				k := strings.ToLower(v)
-				x.byAnchor[k] = append(x.byAnchor[k], e)
-			}
-		}
-		for _, v := range e.Get(directory.AttrProxyAddresses) {
-			x.proxies[directory.Proxy(v).Key()] = e
-		}
-		if u := e.First(directory.AttrUPN); u != "" {
-			x.upns[strings.ToLower(u)] = e
-		}
-		if s := e.First(directory.AttrSAMAccountName); s != "" {
-			x.sams[strings.ToLower(s)] = true
-		}
-		x.dns[strings.ToLower(normDN(e.DN))] = true
+	keys := make([]key, len(cs))
+	idx := make([]int, len(cs))
+	for i, c := range cs {
+		keys[i] = key{actionRank[c.Action], strings.ToLower(c.DN), strings.ToLower(c.Source)}
+		idx[i] = i
 	}
-	return x
+	slices.SortStableFunc(idx, func(a, b int) int {
+		ka, kb := &keys[a], &keys[b]
+		if r := ka.rank - kb.rank; r != 0 {
+			return r
+		}
+		if r := strings.Compare(ka.dn, kb.dn); r != 0 {
+			return r
+		}
+		return strings.Compare(ka.source, kb.source)
+	})
+	sorted := make([]Change, len(cs))
+	for i, j := range idx {
+		sorted[i] = cs[j]
+	}
+	copy(cs, sorted)
 }
 
-// InOU reports whether dn lies under the OU (case-insensitive, RDN-aware).
-func InOU(ou *ldap.DN, dn string) bool {
-	d, err := ldap.ParseDN(dn)
-	return err == nil && ou != nil && ou.AncestorOfFold(d)
+// anchorValues returns the desired values of the anchor attribute (name matched case-insensitively).
+func anchorValues(d *mapper.Desired, anchor string) []string {
+	if v, ok := d.Attrs[anchor]; ok {
+		return v
+	}
+	for k, v := range d.Attrs {
+		if strings.EqualFold(k, anchor) {
+			return v
+		}
+	}
+	return nil
 }
 
-func (x *index) owned(e *directory.Entry) bool {
-	return strings.EqualFold(e.First(x.opt.OwnerAttr), x.opt.OwnerValue)
-}
-
-func (x *index) classify(d *mapper.Desired, i int, claims map[string][]int, opt Options) Change {
+func (x *index) classify(d *mapper.Desired, opt Options) Change {
 	c := Change{Key: d.Key.String(), Source: d.Source.DN}
 	conflict := func(reason string, e *directory.Entry, attr, found, fix string) Change {
 		c.Action, c.Reason = Conflict, reason
@@ -137,7 +191,7 @@ func (x *index) classify(d *mapper.Desired, i int, claims map[string][]int, opt 
 	} else if len(ms) == 1 {
 		match = ms[0]
 	} else if opt.Anchor != "" {
-		for _, v := range d.Attrs[opt.Anchor] {
+		for _, v := range anchorValues(d, opt.Anchor) {
 			ms := x.byAnchor[strings.ToLower(v)]
 			if len(ms) > 1 {
 				return conflict("ambiguous_match", ms[0], opt.Anchor, dnList(ms),
@@ -150,11 +204,16 @@ func (x *index) classify(d *mapper.Desired, i int, claims map[string][]int, opt 
 	}
 
 	if match != nil {
+		typ := intOf(match, directory.AttrRecipientTypeDetails)
 		switch {
-		case !InOU(x.ou, match.DN):
-			return conflict("outside_target_ou", match, opt.Anchor, match.DN,
+		case !x.inOU[match]:
+			found := match.DN
+			if vs := anchorValues(d, opt.Anchor); len(vs) > 0 && x.byGUID[d.Key] == nil {
+				found = opt.Anchor + "=" + vs[0]
+			}
+			return conflict("outside_target_ou", match, opt.Anchor, found,
 				"the matching target object is outside target.ou; move it into the OU, or give it another "+opt.Anchor+" if it is a different person")
-		case directory.IsOnPremMailbox(intOf(match, directory.AttrRecipientTypeDetails)):
+		case directory.IsOnPremMailbox(typ):
 			return conflict("onprem_mailbox", match, directory.AttrRecipientTypeDetails, match.First(directory.AttrRecipientTypeDetails),
 				"the target object is an on-premises mailbox; a MailUser cannot be prepared over it. Move or remove that mailbox first, or exclude the source from scope")
 		case !x.owned(match):
@@ -165,22 +224,26 @@ func (x *index) classify(d *mapper.Desired, i int, claims map[string][]int, opt 
 			return conflict("guid_mismatch", match, directory.AttrMailboxGUID, g,
 				"the target holds a different ExchangeGUID; clear it on the target only if that object is not a mailbox anywhere (Get-User -Identity ... | select *recipient*)")
 		}
+		if directory.IsRemoteMailbox(typ) {
+			// The move completed and cutover made it a remote mailbox: sync must not turn it
+			// back into a MailUser pointing at the source.
+			c.DN, c.Action, c.Reason = match.DN, Unchanged, "migrated"
+			if !match.ObjectGUID.IsZero() {
+				c.ObjectGUID = match.ObjectGUID.String()
+			}
+			return c
+		}
 	}
 
-	// Addresses in use elsewhere, or claimed by two sources.
+	// Addresses and UPN in use by another object.
 	for _, v := range d.Attrs[directory.AttrProxyAddresses] {
-		k := directory.Proxy(v).Key()
-		if len(claims[k]) > 1 {
-			return conflict("address_claimed_twice", match, directory.AttrProxyAddresses, v,
-				"two source mailboxes map to this target address; give one of them another primary address or alias")
-		}
-		if h := x.proxies[k]; h != nil && h != match {
+		if h := other(x.proxies[directory.Proxy(v).Key()], match); h != nil {
 			return conflict("address_in_use", h, directory.AttrProxyAddresses, v,
 				"another target object already holds this address; remove it there, or change the mapping")
 		}
 	}
 	if u := d.Attrs[directory.AttrUPN]; len(u) == 1 {
-		if h := x.upns[strings.ToLower(u[0])]; h != nil && h != match {
+		if h := other(x.upns[strings.ToLower(u[0])], match); h != nil {
 			return conflict("upn_in_use", h, directory.AttrUPN, u[0], "another target object already has this userPrincipalName")
 		}
 	}
@@ -204,13 +267,20 @@ func (x *index) classify(d *mapper.Desired, i int, claims map[string][]int, opt 
 func (x *index) create(d *mapper.Desired, c Change) Change {
 	cn := d.CN
 	dn := "CN=" + ldap.EscapeDN(cn) + "," + x.opt.OU
-	if x.dns[strings.ToLower(normDN(dn))] {
-		cn = fmt.Sprintf("%s (%s)", d.CN, d.Source.Alias)
+	key := strings.ToLower(normDN(dn))
+	for n := 1; x.dns[key]; n++ {
+		if n == 1 {
+			cn = fmt.Sprintf("%s (%s)", d.CN, d.Source.Alias)
+		} else {
+			cn = fmt.Sprintf("%s (%s %d)", d.CN, d.Source.Alias, n)
+		}
 		dn = "CN=" + ldap.EscapeDN(cn) + "," + x.opt.OU
+		key = strings.ToLower(normDN(dn))
 	}
-	x.dns[strings.ToLower(normDN(dn))] = true
+	x.dns[key] = true
 	sam := x.uniqueSAM(d.SAMBase)
 	c.Action, c.DN = Create, dn
+	c.Attrs = make([]AttrChange, 0, len(d.Attrs)+3)
 	c.Attrs = append(c.Attrs,
 		AttrChange{Name: directory.AttrObjectClass, After: []string{"user"}},
 		AttrChange{Name: directory.AttrCN, After: []string{cn}},
@@ -244,11 +314,11 @@ func (x *index) uniqueSAM(base string) string {
 func diffAttrs(want map[string][]string, have *directory.Entry) []AttrChange {
 	var out []AttrChange
 	for name, vals := range want {
-		if slices.ContainsFunc(createOnly, func(s string) bool { return strings.EqualFold(s, name) }) {
+		if slices.Contains(createOnly, name) {
 			continue
 		}
 		cur := have.Get(name)
-		if strings.EqualFold(name, directory.AttrProxyAddresses) {
+		if name == directory.AttrProxyAddresses {
 			if ch, ok := diffProxies(vals, cur); ok {
 				out = append(out, ch)
 			}
@@ -268,11 +338,11 @@ func diffAttrs(want map[string][]string, have *directory.Entry) []AttrChange {
 // never deletes one (Azure AD Connect writes the target cloud's x500 back), and leaves every
 // other type alone. Values compare case-insensitively, as AD does.
 func diffProxies(want, have []string) (AttrChange, bool) {
-	wantByKey := map[string]directory.Proxy{}
+	wantByKey := make(map[string]directory.Proxy, len(want))
 	for _, w := range want {
 		wantByKey[directory.Proxy(w).Key()] = directory.Proxy(w)
 	}
-	haveByKey := map[string]bool{}
+	haveByKey := make(map[string]bool, len(have))
 	ch := AttrChange{Name: directory.AttrProxyAddresses}
 	for _, h := range have {
 		hp := directory.Proxy(h)
@@ -304,16 +374,10 @@ func sameValues(name string, want, have []string) bool {
 	if len(want) != len(have) {
 		return false
 	}
+	binary := directory.KindOf(name) == directory.KindBinary
 	for i := range want {
-		switch directory.KindOf(name) {
-		case directory.KindBinary:
-			if want[i] != have[i] {
-				return false
-			}
-		default: // GUID strings are canonical lower case; AD strings compare case-insensitively
-			if !strings.EqualFold(want[i], have[i]) {
-				return false
-			}
+		if binary && want[i] != have[i] || !binary && !strings.EqualFold(want[i], have[i]) {
+			return false
 		}
 	}
 	return true
@@ -321,26 +385,4 @@ func sameValues(name string, want, have []string) bool {
 
 func sortAttrs(a []AttrChange) {
 	slices.SortFunc(a, func(x, y AttrChange) int { return strings.Compare(strings.ToLower(x.Name), strings.ToLower(y.Name)) })
-}
-
-func intOf(e *directory.Entry, attr string) int64 {
-	v, _ := strconv.ParseInt(e.First(attr), 10, 64)
-	return v
-}
-
-func dnList(es []*directory.Entry) string {
-	s := make([]string, len(es))
-	for i, e := range es {
-		s[i] = e.DN
-	}
-	slices.Sort(s)
-	return strings.Join(s, "; ")
-}
-
-func normDN(dn string) string {
-	d, err := ldap.ParseDN(dn)
-	if err != nil {
-		return dn
-	}
-	return d.String()
 }

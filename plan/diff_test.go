@@ -403,7 +403,7 @@ func TestDiff_AnchorAttributeNameCaseInsensitive(t *testing.T) {
 				return
 			}
 			if anchor != directory.AttrMailNickname && c.Action == Create {
-				t.Skipf("BUG: plan/diff.go:140 looks the anchor up in the desired attributes with the configured name's exact "+
+				t.Fatalf("regression: plan/diff.go:140 looks the anchor up in the desired attributes with the configured name's exact "+
 					"case (d.Attrs[opt.Anchor]); anchor %q never matches the desired key %q, so the pre-staged object %s is not "+
 					"matched and a second object %s is planned (when the staged object already holds the addresses, the result "+
 					"is a spurious address_in_use conflict instead)", anchor, directory.AttrMailNickname, staged.DN, c.DN)
@@ -948,7 +948,7 @@ func TestDiff_AddressInUseWhateverTargetOrder(t *testing.T) {
 					continue
 				}
 				if c.Action == Unchanged && order[len(order)-1] == mine {
-					t.Skipf("BUG: plan/diff.go:94 and :97 index one holder per proxy key and per UPN (last one read wins); "+
+					t.Fatalf("regression: plan/diff.go:94 and :97 index one holder per proxy key and per UPN (last one read wins); "+
 						"when the matched object is read after another holder, the other holder is forgotten and the duplicate "+
 						"%s goes unreported (%s)", tc.attr, strings.Join(results, "; "))
 				}
@@ -1022,7 +1022,7 @@ func TestDiff_AmbiguousMatchWhateverTargetOrder(t *testing.T) {
 		}
 	}
 	if !reflect.DeepEqual(a, b) {
-		t.Skipf("BUG: plan/diff.go:135 (and :143 for the anchor) reports ms[0], the first holder read, as the conflict's DN and objectGUID; LDAP "+
+		t.Fatalf("regression: plan/diff.go:135 (and :143 for the anchor) reports ms[0], the first holder read, as the conflict's DN and objectGUID; LDAP "+
 			"result order is not defined, so the same directory state gives different plans and plan hashes (%s vs %s)", a.DN, b.DN)
 	}
 }
@@ -1270,7 +1270,7 @@ func TestDiff_CNCollisionFallbackAlsoTaken(t *testing.T) {
 	}
 	for _, e := range target {
 		if strings.EqualFold(normDN(e.DN), normDN(c.DN)) {
-			t.Skipf("BUG: plan/diff.go:206-210 (index.create) falls back to \"CN=Name (alias)\" without checking that DN "+
+			t.Fatalf("regression: plan/diff.go:206-210 (index.create) falls back to \"CN=Name (alias)\" without checking that DN "+
 				"in turn; it is taken by %s, so the planned create of %s fails at apply with entryAlreadyExists", e.DN, c.DN)
 		}
 	}
