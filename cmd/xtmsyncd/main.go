@@ -23,6 +23,7 @@ const (
 	ExitChanges     = 2 // plan/sync --detailed-exitcode: changes pending
 	ExitPartial     = 3 // applied with some object failures
 	ExitSafetyRail  = 4 // a safety rail refused the plan
+	ExitBlocked     = 5 // validate: at least one mailbox is blocked
 	ExitInterrupted = 130
 )
 
@@ -37,6 +38,8 @@ Usage:
                                             show what sync would change (never writes)
   xtmsyncd sync -config FILE [--confirm] [--allow-large-plan] [--detailed-exitcode]
                                             plan, and apply only with --confirm
+  xtmsyncd validate -config FILE [-o text|json|csv] [--out FILE] [--all]
+                                            readiness per mailbox (read only)
   xtmsyncd journal list -config FILE        recent runs
   xtmsyncd journal show RUN -config FILE [-o text|json]   one run and its changes
 
@@ -46,6 +49,7 @@ Exit codes:
   2   changes pending (plan/sync with --detailed-exitcode and without --confirm)
   3   applied with some object failures (see the journal)
   4   a safety rail refused the plan (empty source, more than limits.max_changes)
+  5   validate: at least one mailbox is blocked
   130 interrupted
 `
 
@@ -88,6 +92,8 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 		err = m.sync(ctx, args[1:])
 	case "journal":
 		err = m.journal(ctx, args[1:])
+	case "validate":
+		err = m.validate(ctx, args[1:])
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(m.Stdout, usage)
 		return ExitOK

@@ -24,6 +24,7 @@ type Rig struct {
 	Config *config.Config
 	Log    *slog.Logger
 	Engine *engine.Engine
+	Source *ldapsrc.Reader
 	Target *writer.Client
 	close  func()
 }
@@ -48,7 +49,7 @@ func Build(ctx context.Context, c *config.Config, log *slog.Logger) (*Rig, error
 		Source: src, Target: tgt, Rules: Rules(c), Diff: DiffOptions(c),
 		Limits: plan.Limits{MaxChanges: c.Limits.MaxChanges}, Log: log, SourceName: c.Source.BaseDN + " (" + c.Source.URL + ")",
 	}
-	return &Rig{Config: c, Log: log, Engine: e, Target: tgt, close: func() { srcConn.Close(); tgt.Close() }}, nil
+	return &Rig{Config: c, Log: log, Engine: e, Source: src, Target: tgt, close: func() { srcConn.Close(); tgt.Close() }}, nil
 }
 
 // Rules maps the configuration onto the mapper's rules.

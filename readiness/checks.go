@@ -1,0 +1,106 @@
+// Package readiness answers "which mailboxes can move, which cannot and why": per source mailbox
+// a verdict (ready, warning, blocked) with findings, each with a stable check ID, the object, the
+// attribute, the expected and actual values and the fix. It is pure: it judges data that the
+// caller read from both forests (and, later, from the tenants).
+package readiness
+
+// Severity of a finding: an error blocks the move.
+type Severity string
+
+// Severities.
+const (
+	Error   Severity = "error"
+	Warning Severity = "warning"
+)
+
+// Verdict for one mailbox.
+type Verdict string
+
+// Verdicts.
+const (
+	Ready   Verdict = "ready"
+	Warn    Verdict = "warning"
+	Blocked Verdict = "blocked"
+)
+
+// Check describes one check. Source says where the rule comes from.
+type Check struct {
+	ID       string   `json:"id"`
+	Title    string   `json:"title"`
+	Severity Severity `json:"severity"`
+	Source   string   `json:"source"`
+	// OnPrem is false for checks only the tenants can answer: listed, never silently passed.
+	OnPrem bool `json:"on_premises"`
+}
+
+// Check IDs. They are stable: scripts and spreadsheets key on them.
+const (
+	ScopeNotMember     = "SCOPE-NOT-MEMBER"
+	ScopeNestedOnly    = "SCOPE-NESTED-ONLY"
+	ScopeNestedGroup   = "SCOPE-NESTED-GROUP"
+	SourceNoGUID       = "SOURCE-NO-EXCHANGEGUID"
+	SourceDuplicate    = "SOURCE-DUPLICATE-EXCHANGEGUID"
+	SourceInvalid      = "SOURCE-INVALID"
+	SourceLitHold      = "SOURCE-LITIGATION-HOLD"
+	SourceHoldPolicies = "SOURCE-HOLD-POLICIES"
+	TargetNotCreated   = "TARGET-NOT-CREATED"
+	TargetConflict     = "TARGET-CONFLICT"
+	TargetIsMailbox    = "TARGET-IS-MAILBOX"
+	TargetPrevGUID     = "TARGET-PREVIOUS-MAILBOX-GUID"
+	TargetExchangeGUID = "TARGET-EXCHANGEGUID"
+	TargetArchiveGUID  = "TARGET-ARCHIVEGUID"
+	TargetLegacyX500   = "TARGET-X500-LEGACYDN"
+	TargetPrimarySMTP  = "TARGET-PRIMARY-SMTP-ACCEPTED"
+	TargetSMTPAccepted = "TARGET-SMTP-ACCEPTED"
+	TargetAllX500      = "TARGET-X500-ALL"
+	TargetExternalAddr = "TARGET-EXTERNAL-ADDRESS"
+	TargetDelivery     = "TARGET-DELIVERY-PROXY"
+	TargetRemoteType8  = "TARGET-REMOTE-TYPE-8"
+	TargetOutOfDate    = "TARGET-OUT-OF-DATE"
+)
+
+// Catalogue lists every check, on-premises ones first, in report order.
+var Catalogue = []Check{
+	{ScopeNotMember, "source is a direct member of the scope group", Error, "MailboxMovePublishedScopes (validation script check 6)", true},
+	{ScopeNestedOnly, "source is a member only through a nested group", Error, "article: nested groups are not supported in the scope", true},
+	{ScopeNestedGroup, "scope group contains nested groups", Warning, "article: nested groups are not supported in the scope", true},
+	{SourceNoGUID, "source has an ExchangeGUID", Error, "article: ExchangeGUID must match (MissingExchangeGuidException)", true},
+	{SourceDuplicate, "source ExchangeGUID is unique", Error, "ExchangeGUID keys the move", true},
+	{SourceInvalid, "source has what the target MailUser needs", Error, "article: target MailUser prerequisites", true},
+	{SourceLitHold, "source is not on litigation hold", Error, "article: mailboxes on any type of hold aren't migrated (check 4)", true},
+	{SourceHoldPolicies, "source has no hold policies written back from the cloud", Error, "article: mailboxes on any type of hold aren't migrated (check 4)", true},
+	{TargetNotCreated, "target MailUser exists", Error, "validation script check 1", true},
+	{TargetConflict, "target object is one xtmsyncd can prepare", Error, "ownership and matching rules", true},
+	{TargetIsMailbox, "target is not already a mailbox", Error, "article: the target must be a MailUser", true},
+	{TargetPrevGUID, "target carries no previous, different mailbox GUID", Error, "article: Set-User -PermanentlyClearPreviousMailboxInfo", true},
+	{TargetExchangeGUID, "ExchangeGUID equal on source and target", Error, "validation script check 8", true},
+	{TargetArchiveGUID, "ArchiveGUID equal, or absent on both", Error, "validation script check 9", true},
+	{TargetLegacyX500, "target has x500:<source LegacyExchangeDN>", Error, "validation script check 10", true},
+	{TargetPrimarySMTP, "target primary SMTP address in an accepted domain", Error, "validation script check 11", true},
+	{TargetSMTPAccepted, "no target SMTP proxy outside the accepted domains", Error, "validation script check 12 (NotAcceptedDomainException)", true},
+	{TargetAllX500, "every source x500 present on the target", Warning, "validation script check 13", true},
+	{TargetExternalAddr, "target targetAddress is one of the source's addresses", Error, "validation script check 14", true},
+	{TargetDelivery, "target has a proxy in the target delivery domain", Error, "-TargetDeliveryDomain (TargetDeliveryDomainMismatchPermanentException)", true},
+	{TargetRemoteType8, "target msExchRemoteRecipientType is not 8", Error, "article: 8 (DeprovisionMailbox) triggers proxy scrubbing", true},
+	{TargetOutOfDate, "target matches what xtmsyncd would write", Warning, "xtmsyncd plan", true},
+
+	{"CLOUD-T2T-LICENSE", "Cross Tenant User Data Migration licence on source or target", Error, "validation script check 3", false},
+	{"CLOUD-EXO-LICENSE", "no Exchange Online licence applied before the ExchangeGUID", Error, "article: a licence first provisions a new mailbox", false},
+	{"CLOUD-SYNCED", "Azure AD Connect carried the MailUser to the target tenant", Error, "article: verify msExchMailboxGUID / proxyAddresses sync", false},
+	{"CLOUD-HOLDS", "no delay, compliance-tag, in-place or org-wide holds in Exchange Online", Error, "validation script check 4", false},
+	{"CLOUD-AUX-ARCHIVE", "at most 12 auxiliary archives (they exist only in Exchange Online)", Error, "validation script check 2", false},
+	{"CLOUD-SUBSTRATE-HOLDS", "archive SubstrateHolds folder empty", Error, "validation script check 5", false},
+	{"CLOUD-DUMPSTER", "recoverable items fit the target quota", Error, "validation script check 7", false},
+	{"CLOUD-PREVIOUS-RECIPIENT", "no PreviousRecipientTypeDetails / soft-deleted mailbox on the target", Error, "article: PermanentlyClearPreviousMailboxInfo", false},
+	{"CLOUD-ORG", "organization relationships, migration app and endpoint", Error, "validation script org checks", false},
+}
+
+// Lookup returns the catalogue entry of id.
+func Lookup(id string) Check {
+	for _, c := range Catalogue {
+		if c.ID == id {
+			return c
+		}
+	}
+	return Check{ID: id, Severity: Error}
+}
