@@ -12,6 +12,7 @@ func fold(s string) string { return strings.ToLower(s) }
 // index holds the validated items with their keys.
 type index struct {
 	items   []Item
+	idKey   []string       // fold(items[i].ID)
 	addrKey []string       // fold(items[i].Address)
 	byID    map[string]int // fold(ID) -> position in items
 }
@@ -21,6 +22,7 @@ type index struct {
 func newIndex(items []Item, excluded []Excluded) (*index, error) {
 	x := &index{
 		items:   items,
+		idKey:   make([]string, len(items)),
 		addrKey: make([]string, len(items)),
 		byID:    make(map[string]int, len(items)),
 	}
@@ -34,6 +36,7 @@ func newIndex(items []Item, excluded []Excluded) (*index, error) {
 			return nil, fmt.Errorf("batch: %q (also %q): %w", it.ID, items[j].ID, ErrDuplicateID)
 		}
 		x.byID[id] = i
+		x.idKey[i] = id
 		if err := checkAddress(it.Address); err != nil {
 			return nil, fmt.Errorf("batch: %q: address %q: %w", it.ID, it.Address, err)
 		}

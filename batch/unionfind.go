@@ -2,14 +2,14 @@ package batch
 
 // unionFind is a disjoint-set forest over item positions, with union by size and path halving.
 type unionFind struct {
-	parent []int32
-	size   []int32
+	parent []int
+	size   []int
 }
 
 func newUnionFind(n int) *unionFind {
-	u := &unionFind{parent: make([]int32, n), size: make([]int32, n)}
+	u := &unionFind{parent: make([]int, n), size: make([]int, n)}
 	for i := range u.parent {
-		u.parent[i] = int32(i)
+		u.parent[i] = i
 		u.size[i] = 1
 	}
 	return u
@@ -18,9 +18,9 @@ func newUnionFind(n int) *unionFind {
 // find returns the representative of i's set.
 func (u *unionFind) find(i int) int {
 	p := u.parent
-	for int(p[i]) != i {
+	for p[i] != i {
 		p[i] = p[p[i]]
-		i = int(p[i])
+		i = p[i]
 	}
 	return i
 }
@@ -34,6 +34,6 @@ func (u *unionFind) union(a, b int) {
 	if u.size[ra] < u.size[rb] {
 		ra, rb = rb, ra
 	}
-	u.parent[rb] = int32(ra)
+	u.parent[rb] = ra
 	u.size[ra] += u.size[rb]
 }

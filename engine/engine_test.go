@@ -145,9 +145,8 @@ type fakeTarget struct {
 	cur     atomic.Int64
 	maxSeen atomic.Int64
 
-	mu                sync.Mutex
-	applied           []string
-	afterCancellation []string // changes whose Apply started with an already-cancelled context
+	mu      sync.Mutex
+	applied []string
 }
 
 func (f *fakeTarget) Entries(context.Context) ([]*directory.Entry, error) { return nil, nil }
@@ -156,11 +155,6 @@ func (f *fakeTarget) Connections() int { return f.conns }
 
 func (f *fakeTarget) Apply(ctx context.Context, c plan.Change) (string, error) {
 	n := f.calls.Add(1)
-	if ctx.Err() != nil {
-		f.mu.Lock()
-		f.afterCancellation = append(f.afterCancellation, c.DN)
-		f.mu.Unlock()
-	}
 	if f.j != nil {
 		if !f.j.hasIntent(c.DN) {
 			f.t.Errorf("Apply(%s) called before its intent was journaled", c.DN)
@@ -514,33 +508,62 @@ func TestApply_IntentErrorIsFatal(t *testing.T) {
 	checkJournalPairs(t, j, tg)
 }
 
-// After a fatal journal error (or a cancelled context) no further change may be picked up: a
-// worker that is free must not journal and write the next change with an already-cancelled
-// context. The feeder's select can still hand a change to a free worker after the cancel (both
-// cases are ready and select picks at random), and the worker loop does not look at ctx before
-// RecordIntent and Target.Apply. With several connections this shows up in most runs.
-func TestApply_NothingStartsAfterAFatalJournalError(t *testing.T) {
-	t.Skip("BUG: engine/engine.go:194-203 workers take further changes after cancel(err); check ctx.Err() before RecordIntent (count them NotTried) and before each send in the feeder")
-	for run := range 30 {
-		e, j, tg := newEngine(t, 4)
-		tg.sleep = time.Millisecond
-		bad := dnOf(3)
-		j.intentErr = func(c plan.Change) error {
-			if c.DN == bad {
-				return errors.New("journal down")
+// After a fatal journal error or a cancelled context no further change may be picked up. The
+// scene is deterministic: with 2 connections, change 0 is held in flight on one worker while
+// the other worker stops the run on change 1 (its intent fails, or the operator cancels during
+// its write). That worker itself called cancel, so when it asks for more work the run is
+// already stopped: it must not journal and send change 2. Today the worker loop never looks at
+// ctx, and the feeder's select hands it the next change whenever that case wins the random
+// choice against ctx.Done() (about every second run); the real writer then writes it unless
+// its own acquire happens to pick ctx.Done().
+func TestApply_NothingStartsAfterTheRunStops(t *testing.T) {
+	t.Skip("BUG: engine/engine.go:194-217 (worker loop) and :229-236 (feeder) hand out and write further changes after cancel; " +
+		"check ctx.Err() at the top of the worker loop (skip the change, count it NotTried) and before each send in the feeder")
+	for _, how := range []string{"intent error", "cancel"} {
+		t.Run(how, func(t *testing.T) {
+			for run := range 20 {
+				e, j, tg := newEngine(t, 2)
+				ctx, cancel := context.WithCancel(context.Background())
+				stopped := make(chan struct{})
+				var once sync.Once
+				stop := func() { once.Do(func() { close(stopped) }) }
+				if how == "intent error" {
+					j.intentErr = func(c plan.Change) error {
+						if c.DN == dnOf(1) {
+							stop()
+							return errors.New("journal down")
+						}
+						return nil
+					}
+				}
+				tg.hook = func(_ context.Context, _ int64, c plan.Change) {
+					switch c.DN {
+					case dnOf(0): // stays in flight until well after the run was stopped
+						<-stopped
+						time.Sleep(5 * time.Millisecond)
+					case dnOf(1):
+						if how == "cancel" {
+							cancel()
+							stop()
+						}
+					}
+				}
+				_, err := e.Apply(ctx, info, testPlan(10), engine.Options{})
+				cancel()
+				if err == nil {
+					t.Fatal("Apply succeeded")
+				}
+				var late []string
+				for i := 2; i < 10; i++ {
+					if j.index("intent "+dnOf(i)) >= 0 || j.index("apply "+dnOf(i)) >= 0 {
+						late = append(late, dnOf(i))
+					}
+				}
+				if len(late) > 0 {
+					t.Fatalf("run %d: journaled and sent to the target after the run was stopped: %v", run, late)
+				}
 			}
-			return nil
-		}
-		_, err := e.Apply(context.Background(), info, testPlan(40), engine.Options{})
-		if err == nil {
-			t.Fatal("Apply succeeded with a failing journal")
-		}
-		tg.mu.Lock()
-		late := slices.Clone(tg.afterCancellation)
-		tg.mu.Unlock()
-		if len(late) > 0 {
-			t.Fatalf("run %d: %d changes were journaled and sent to the target after the fatal journal error: %v", run, len(late), late)
-		}
+		})
 	}
 }
 

@@ -112,7 +112,7 @@ var TargetAttributes = []string{
 	directory.AttrMailboxGUID, directory.AttrArchiveGUID, directory.AttrRecipientTypeDetails,
 	directory.AttrRecipientDisplayType, directory.AttrRemoteRecipientType, directory.AttrVersion,
 	directory.AttrELCMailboxFlags, directory.AttrBlockedSendersHash, directory.AttrSafeSendersHash,
-	directory.AttrSafeRecipientsHash,
+	directory.AttrSafeRecipientsHash, directory.AttrPreviousMailboxGUID,
 }
 
 func (c *Client) attrs() []string {
