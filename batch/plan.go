@@ -71,7 +71,7 @@ func Plan(items []Item, edges []Edge, opt Options) (*Result, error) {
 	bins := pack(comps, size)
 	r.Batches = make([]Batch, len(bins))
 	for k, bin := range bins {
-		r.Batches[k] = makeBatch(k, bin, comps, x, outside)
+		r.Batches[k] = makeBatch(k, bin, comps, compOf, x, outside)
 	}
 	r.Oversized, r.Excluded = oversized(comps, size, x, inner, compOf)
 	r.Excluded = append(r.Excluded, cloneExcluded(opt.Excluded)...)
@@ -97,7 +97,6 @@ func components(x *index, uf *unionFind) ([]component, []int) {
 		c := slot[r] - 1
 		compOf[i] = c
 		comps[c].minID = min(comps[c].minID, x.idKey[i])
-		comps[c].members = comps[c].members[:len(comps[c].members)+1-1] // placeholder, filled below
 	}
 	// One backing array for all member lists, laid out by component.
 	count := make([]int, len(comps)+1)
@@ -169,23 +168,18 @@ func pack(comps []component, size int) [][]int {
 }
 
 // makeBatch builds the k-th batch from its components.
-func makeBatch(k int, bin []int, comps []component, x *index, outside map[int][]string) Batch {
-	n := 0
+func makeBatch(k int, bin []int, comps []component, compOf []int, x *index, outside map[int][]string) Batch {
+	var pos []int
 	for _, c := range bin {
-		n += len(comps[c].members)
+		pos = append(pos, comps[c].members...)
 	}
-	b := Batch{Name: fmt.Sprintf("batch-%03d", k+1), Members: make([]Member, 0, n)}
-	for _, c := range bin {
-		comp := &comps[c]
-		for _, i := range comp.members {
-			it := x.items[i]
-			b.Members = append(b.Members, Member{
-				ID: it.ID, Address: it.Address, Alias: it.Alias, Group: comp.id,
-				Reasons: memberReasons(comp, i, x, outside[i]),
-			})
-		}
+	slices.SortFunc(pos, func(a, b int) int { return cmp.Compare(x.addrKey[a], x.addrKey[b]) })
+	b := Batch{Name: fmt.Sprintf("batch-%03d", k+1), Members: make([]Member, len(pos))}
+	for j, i := range pos {
+		it, comp := x.items[i], &comps[compOf[i]]
+		b.Members[j] = Member{ID: it.ID, Address: it.Address, Alias: it.Alias, Group: comp.id,
+			Reasons: memberReasons(comp, i, x, outside[i])}
 	}
-	slices.SortFunc(b.Members, func(p, q Member) int { return cmp.Compare(fold(p.Address), fold(q.Address)) })
 	return b
 }
 
@@ -224,6 +218,9 @@ func oversized(comps []component, size int, x *index, inner []pair, compOf []int
 func partnerAddresses(ps []int, x *index) []string {
 	slices.SortFunc(ps, func(a, b int) int { return cmp.Compare(x.addrKey[a], x.addrKey[b]) })
 	ps = slices.Compact(ps)
+	if len(ps) == 0 {
+		return nil
+	}
 	out := make([]string, len(ps))
 	for k, i := range ps {
 		out[k] = x.items[i].Address

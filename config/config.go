@@ -27,6 +27,8 @@ type Config struct {
 	Scope Scope `yaml:"scope"`
 	// Mapping holds the domain and attribute rules of the cross-tenant move.
 	Mapping Mapping `yaml:"mapping"`
+	// Cutover rewrites routing after each move.
+	Cutover Cutover `yaml:"cutover"`
 	// Limits are the safety rails.
 	Limits Limits `yaml:"limits"`
 	// Journal is the SQLite audit journal.
@@ -118,6 +120,17 @@ type Owner struct {
 	Value     string `yaml:"value"`
 }
 
+// Cutover configures the post-move rewrite.
+type Cutover struct {
+	// ConvertSourceToMailUser turns the source remote mailbox into a MailUser after its move
+	// (type 128, msExchRemoteRecipientType cleared) instead of only rewriting its targetAddress.
+	ConvertSourceToMailUser bool `yaml:"convert_source_to_mailuser"`
+	// SourceDisplayType is the converted source MailUser's msExchRecipientDisplayType.
+	SourceDisplayType int64 `yaml:"source_display_type"`
+	// SourceMark, when set, is stamped on converted source objects.
+	SourceMark Owner `yaml:"source_mark"`
+}
+
 // Limits are the safety rails.
 type Limits struct {
 	// MaxChanges refuses a plan that creates or updates more objects (default 500).
@@ -147,6 +160,7 @@ func Default() Config {
 			Anchor:               "mailNickname",
 			Owner:                Owner{Attribute: "extensionAttribute15", Value: "xtmsyncd"},
 		},
+		Cutover: Cutover{SourceDisplayType: -2147483642},
 		Limits:  Limits{MaxChanges: 500},
 		Journal: Journal{Path: "xtmsyncd.db"},
 		Log:     Log{Level: "info", Format: "text"},

@@ -120,6 +120,13 @@ func (c *Config) Validate() error {
 	if m.Owner.Value == "" {
 		add("mapping.owner.value", "required: the value that marks objects xtmsyncd owns")
 	}
+	if sm := c.Cutover.SourceMark; sm.Attribute != "" || sm.Value != "" {
+		if !attrName.MatchString(sm.Attribute) || sm.Value == "" {
+			add("cutover.source_mark", "set both attribute and value, or neither")
+		} else if strings.EqualFold(sm.Attribute, m.Owner.Attribute) {
+			add("cutover.source_mark.attribute", "must differ from mapping.owner.attribute")
+		}
+	}
 	if c.Limits.MaxChanges < 1 {
 		add("limits.max_changes", "must be at least 1")
 	}

@@ -43,6 +43,8 @@ type RunInfo struct {
 	Mode       string // dry-run or apply
 	Actor      string
 	ConfigHash string
+	// ParentRunID is the run a rollback inverts (0: none).
+	ParentRunID int64
 }
 
 // Outcomes of a run.
@@ -55,13 +57,15 @@ const (
 
 // Engine plans and applies.
 type Engine struct {
-	Source  Source
-	Target  Target
-	Journal Journal
-	Rules   mapper.Rules
-	Diff    plan.Options
-	Limits  plan.Limits
-	Log     *slog.Logger
+	Source Source
+	Target Target
+	// SourceWriter applies changes whose Forest is "source" (cutover, rollback); nil refuses them.
+	SourceWriter Target
+	Journal      Journal
+	Rules        mapper.Rules
+	Diff         plan.Options
+	Limits       plan.Limits
+	Log          *slog.Logger
 	// Progress, when set, is called after each applied change.
 	Progress func(done, total int)
 	// SourceName is shown in plans.
@@ -191,7 +195,7 @@ func (e *Engine) Apply(ctx context.Context, info RunInfo, p *plan.Plan, o Option
 					cancel(err)
 					continue
 				}
-				guid, aerr := e.Target.Apply(ctx, c)
+				guid, aerr := e.writerFor(c).Apply(ctx, c)
 				if jerr := e.Journal.RecordOutcome(journalCtx, id, guid, aerr); jerr != nil {
 					mu.Lock()
 					fatal = errors.Join(fatal, fmt.Errorf("journal: outcome for %s: %w", c.DN, jerr))
@@ -240,6 +244,25 @@ feed:
 		return finish(OutcomePartial, fmt.Errorf("%w: %w", ErrPartial, runErr))
 	}
 	return finish(OutcomeOK, nil)
+}
+
+// refuseWriter refuses every change: the engine has no writer for that forest.
+type refuseWriter struct{ forest string }
+
+func (r refuseWriter) Entries(context.Context) ([]*directory.Entry, error) { return nil, nil }
+func (r refuseWriter) Connections() int                                    { return 1 }
+func (r refuseWriter) Apply(_ context.Context, c plan.Change) (string, error) {
+	return "", fmt.Errorf("%w: no writer for the %s forest (%s)", directory.ErrOutOfScope, r.forest, c.DN)
+}
+
+func (e *Engine) writerFor(c plan.Change) Target {
+	if c.Forest == plan.ForestSource {
+		if e.SourceWriter == nil {
+			return refuseWriter{plan.ForestSource}
+		}
+		return e.SourceWriter
+	}
+	return e.Target
 }
 
 func (e *Engine) logger() *slog.Logger {

@@ -32,7 +32,8 @@ type Change struct {
 	ObjectGUID string // the target object's objectGUID (string form) if known, else ""
 	Key        string // the ExchangeGUID the change is keyed by
 	DN         string
-	Action     string       // "create", "update", ...
+	Forest     string       // "target" (default) or "source"
+	Action     string       // "create", "update", "delete"
 	Attrs      []AttrValues // stored as JSON
 	IntentAt   time.Time
 	OutcomeAt  *time.Time
@@ -51,10 +52,14 @@ func (s *Store) RecordIntent(ctx context.Context, c Change) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("journal: record intent: %w", err)
 	}
+	forest := c.Forest
+	if forest == "" {
+		forest = "target"
+	}
 	res, err := s.db.ExecContext(ctx, `INSERT INTO changes
-		(run_id, object_guid, key, dn, action, attrs, intent_at, status)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.RunID, c.ObjectGUID, c.Key, c.DN, c.Action, string(attrs),
+		(run_id, object_guid, key, dn, forest, action, attrs, intent_at, status)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.RunID, c.ObjectGUID, c.Key, c.DN, forest, c.Action, string(attrs),
 		formatTime(s.Now()), StatusPending)
 	if err != nil {
 		return 0, fmt.Errorf("journal: record intent: %w", err)
@@ -89,7 +94,7 @@ func (s *Store) RecordOutcome(ctx context.Context, changeID int64, objectGUID st
 
 // Changes returns the changes of a run in ID order.
 func (s *Store) Changes(ctx context.Context, runID int64) ([]Change, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, run_id, object_guid, key, dn,
+	rows, err := s.db.QueryContext(ctx, `SELECT id, run_id, object_guid, key, dn, forest,
 		action, attrs, intent_at, outcome_at, status, error
 		FROM changes WHERE run_id = ? ORDER BY id`, runID)
 	if err != nil {
@@ -143,7 +148,7 @@ func scanChange(sc scanner) (Change, error) {
 		intent  string
 		outcome sql.NullString
 	)
-	err := sc.Scan(&c.ID, &c.RunID, &c.ObjectGUID, &c.Key, &c.DN, &c.Action,
+	err := sc.Scan(&c.ID, &c.RunID, &c.ObjectGUID, &c.Key, &c.DN, &c.Forest, &c.Action,
 		&attrs, &intent, &outcome, &c.Status, &c.Error)
 	if err != nil {
 		return Change{}, err

@@ -180,14 +180,14 @@ func TestRunAndChangesRoundTrip(t *testing.T) {
 	}
 
 	c1 := Change{
-		RunID: runID, Key: "eg-1", DN: "CN=A,DC=x", Action: "create",
+		RunID: runID, Key: "eg-1", DN: "CN=A,DC=x", Forest: "target", Action: "create",
 		Attrs: []AttrValues{
 			{Name: "mail", After: []string{"a@x"}},
 			{Name: "proxyAddresses", Add: []string{"SMTP:a@x", "smtp:b@x"}},
 		},
 	}
 	c2 := Change{
-		RunID: runID, ObjectGUID: "guid-2", Key: "eg-2", DN: "CN=B,DC=x", Action: "update",
+		RunID: runID, ObjectGUID: "guid-2", Key: "eg-2", DN: "CN=B,DC=x", Forest: "source", Action: "update",
 		Attrs: []AttrValues{{Name: "mail", Before: []string{"old@x"}, After: []string{"new@x"}, Delete: []string{"old@x"}}},
 	}
 	for _, c := range []*Change{&c1, &c2} {

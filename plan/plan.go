@@ -27,12 +27,20 @@ const (
 	Unchanged Action = "unchanged"
 	Conflict  Action = "conflict"
 	Invalid   Action = "invalid"
+	// Delete is used only by rollback, for objects a run created.
+	Delete Action = "delete"
 )
 
 // Writes reports whether the action changes the directory.
-func (a Action) Writes() bool { return a == Create || a == Update }
+func (a Action) Writes() bool { return a == Create || a == Update || a == Delete }
 
-var actionRank = map[Action]int{Create: 0, Update: 1, Conflict: 2, Invalid: 3, Unchanged: 4}
+// Forests a change can write to.
+const (
+	ForestTarget = "target"
+	ForestSource = "source"
+)
+
+var actionRank = map[Action]int{Create: 0, Update: 1, Delete: 2, Conflict: 3, Invalid: 4, Unchanged: 5}
 
 // Plan is one run's intended changes.
 type Plan struct {
@@ -50,6 +58,7 @@ type Plan struct {
 // Change is what happens to one source mailbox's target object.
 type Change struct {
 	Action     Action           `json:"action"`
+	Forest     string           `json:"forest,omitempty"` // "" or "target"; "source" for cutover
 	Key        string           `json:"exchange_guid,omitempty"`
 	Source     string           `json:"source_dn"`
 	DN         string           `json:"dn,omitempty"`
@@ -88,10 +97,14 @@ type Summary struct {
 	Unchanged int `json:"unchanged"`
 	Conflict  int `json:"conflict"`
 	Invalid   int `json:"invalid"`
+	Delete    int `json:"delete,omitempty"`
 }
 
 // Writes is the number of objects the plan would write.
-func (s Summary) Writes() int { return s.Create + s.Update }
+func (s Summary) Writes() int { return s.Create + s.Update + s.Delete }
+
+// Add counts one change of action a.
+func (s *Summary) Add(a Action) { s.add(a) }
 
 func (s *Summary) add(a Action) {
 	switch a {
@@ -105,6 +118,8 @@ func (s *Summary) add(a Action) {
 		s.Conflict++
 	case Invalid:
 		s.Invalid++
+	case Delete:
+		s.Delete++
 	}
 }
 

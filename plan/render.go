@@ -26,7 +26,7 @@ func ReadJSON(r io.Reader) (*Plan, error) {
 	return &p, nil
 }
 
-var symbols = map[Action]string{Create: "+", Update: "~", Conflict: "!", Invalid: "x", Unchanged: "="}
+var symbols = map[Action]string{Create: "+", Update: "~", Delete: "-", Conflict: "!", Invalid: "x", Unchanged: "="}
 
 // TextOptions control the human rendering.
 type TextOptions struct {
@@ -79,12 +79,15 @@ func (t *textWriter) paint(s, code string) string {
 	return "\x1b[" + code + "m" + s + "\x1b[0m"
 }
 
-var colors = map[Action]string{Create: "32", Update: "33", Conflict: "31", Invalid: "31", Unchanged: "2"}
+var colors = map[Action]string{Create: "32", Update: "33", Delete: "31", Conflict: "31", Invalid: "31", Unchanged: "2"}
 
 func (t *textWriter) change(c Change) {
 	obj := c.DN
 	if obj == "" {
 		obj = c.Source
+	}
+	if c.Forest == ForestSource {
+		obj = "[source forest] " + obj
 	}
 	t.f("  %s %-9s %s\n", t.paint(symbols[c.Action], colors[c.Action]), c.Action, obj)
 	if c.Key != "" {

@@ -65,26 +65,43 @@ func (c *Client) apply(conn Conn, ch plan.Change, req any) (string, error) {
 		}
 		return after.ObjectGUID.String(), nil
 	case *ldap.ModifyRequest:
-		if cur == nil {
-			return "", fmt.Errorf("%w: %s no longer exists", directory.ErrStalePlan, ch.DN)
-		}
-		if !strings.EqualFold(cur.First(c.opt.OwnerAttr), c.opt.OwnerValue) {
-			return "", fmt.Errorf("%w: %s lacks %s=%s", directory.ErrNotOwned, ch.DN, c.opt.OwnerAttr, c.opt.OwnerValue)
-		}
-		if ch.ObjectGUID != "" && !strings.EqualFold(cur.ObjectGUID.String(), ch.ObjectGUID) {
-			return "", fmt.Errorf("%w: %s is now another object (objectGUID %s, planned %s)", directory.ErrStalePlan, ch.DN, cur.ObjectGUID, ch.ObjectGUID)
-		}
-		for _, a := range ch.Attrs {
-			if !sameSet(a.Name, a.Before, cur.Get(a.Name)) {
-				return "", fmt.Errorf("%w: %s %s is now %q, planned from %q", directory.ErrStalePlan, ch.DN, a.Name, cur.Get(a.Name), a.Before)
-			}
+		if err := c.check(cur, ch, !c.opt.SkipOwnerCheck); err != nil {
+			return "", err
 		}
 		if err := conn.Modify(r); err != nil {
 			return "", fmt.Errorf("modify: %w", err)
 		}
 		return cur.ObjectGUID.String(), nil
+	case *ldap.DelRequest:
+		if err := c.check(cur, ch, true); err != nil {
+			return "", err
+		}
+		if err := conn.Del(r); err != nil {
+			return "", fmt.Errorf("delete: %w", err)
+		}
+		return cur.ObjectGUID.String(), nil
 	}
 	return "", fmt.Errorf("unexpected request %T", req)
+}
+
+// check is the compare-and-set guard of an update or delete: the object still exists, is the
+// same object, carries the marker (when required) and holds every planned before-value.
+func (c *Client) check(cur *directory.Entry, ch plan.Change, owner bool) error {
+	if cur == nil {
+		return fmt.Errorf("%w: %s no longer exists", directory.ErrStalePlan, ch.DN)
+	}
+	if owner && !strings.EqualFold(cur.First(c.opt.OwnerAttr), c.opt.OwnerValue) {
+		return fmt.Errorf("%w: %s lacks %s=%s", directory.ErrNotOwned, ch.DN, c.opt.OwnerAttr, c.opt.OwnerValue)
+	}
+	if ch.ObjectGUID != "" && !strings.EqualFold(cur.ObjectGUID.String(), ch.ObjectGUID) {
+		return fmt.Errorf("%w: %s is now another object (objectGUID %s, planned %s)", directory.ErrStalePlan, ch.DN, cur.ObjectGUID, ch.ObjectGUID)
+	}
+	for _, a := range ch.Attrs {
+		if !sameSet(a.Name, a.Before, cur.Get(a.Name)) {
+			return fmt.Errorf("%w: %s %s is now %q, planned from %q", directory.ErrStalePlan, ch.DN, a.Name, cur.Get(a.Name), a.Before)
+		}
+	}
+	return nil
 }
 
 // holderOf returns the DN of a target object holding the ExchangeGUID, or "".

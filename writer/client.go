@@ -17,6 +17,7 @@ type Conn interface {
 	Search(req *ldap.SearchRequest) (*ldap.SearchResult, error)
 	Add(req *ldap.AddRequest) error
 	Modify(req *ldap.ModifyRequest) error
+	Del(req *ldap.DelRequest) error
 	Close() error
 }
 
@@ -32,6 +33,9 @@ type Options struct {
 	Anchor      string
 	PageSize    int
 	Connections int
+	// SkipOwnerCheck lets updates through on objects without the ownership marker: only for
+	// the source forest, whose mailboxes xtmsyncd never owns (cutover rewrites their routing).
+	SkipOwnerCheck bool
 }
 
 // Client reads and writes the target forest through a small pool of connections.
@@ -112,7 +116,7 @@ var TargetAttributes = []string{
 	directory.AttrMailboxGUID, directory.AttrArchiveGUID, directory.AttrRecipientTypeDetails,
 	directory.AttrRecipientDisplayType, directory.AttrRemoteRecipientType, directory.AttrVersion,
 	directory.AttrELCMailboxFlags, directory.AttrBlockedSendersHash, directory.AttrSafeSendersHash,
-	directory.AttrSafeRecipientsHash, directory.AttrPreviousMailboxGUID,
+	directory.AttrSafeRecipientsHash, directory.AttrPreviousMailboxGUID, directory.AttrPublicDelegates,
 }
 
 func (c *Client) attrs() []string {
@@ -178,4 +182,19 @@ func read(conn Conn, dn string, attrs []string) (*directory.Entry, error) {
 		return nil, nil
 	}
 	return decodeEntry(res.Entries[0]), nil
+}
+
+// Read returns the object at dn with the given attributes (presentation form), or nil when it
+// does not exist.
+func (c *Client) Read(ctx context.Context, dn string, attrs []string) (*directory.Entry, error) {
+	conn, err := c.acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("writer: connect: %w", err)
+	}
+	e, err := read(conn, dn, append([]string{directory.AttrObjectGUID}, attrs...))
+	c.release(conn, isConnError(err))
+	if err != nil {
+		return nil, fmt.Errorf("writer: read %s: %w", dn, err)
+	}
+	return e, nil
 }

@@ -4,7 +4,6 @@
 package writer
 
 import (
-	"encoding/base64"
 	"fmt"
 	"io"
 
@@ -14,38 +13,11 @@ import (
 	"github.com/xtmsyncd/xtmsyncd/plan"
 )
 
-// Encode converts a value from its presentation form (plan, journal) to the bytes sent to AD.
-func Encode(attr, v string) (string, error) {
-	switch directory.KindOf(attr) {
-	case directory.KindGUID:
-		g, err := directory.ParseGUID(v)
-		if err != nil {
-			return "", fmt.Errorf("%s: %w", attr, err)
-		}
-		return string(g.AD()), nil
-	case directory.KindBinary:
-		b, err := base64.StdEncoding.DecodeString(v)
-		if err != nil {
-			return "", fmt.Errorf("%s: value is not base64: %w", attr, err)
-		}
-		return string(b), nil
-	}
-	return v, nil
-}
+// Encode converts a value from its presentation form to the bytes sent to AD.
+func Encode(attr, v string) (string, error) { return directory.EncodeValue(attr, v) }
 
 // Decode converts a raw value read from AD to its presentation form.
-func Decode(attr string, raw []byte) string {
-	switch directory.KindOf(attr) {
-	case directory.KindGUID:
-		if g, err := directory.GUIDFromAD(raw); err == nil {
-			return g.String()
-		}
-		return "invalid:" + base64.StdEncoding.EncodeToString(raw)
-	case directory.KindBinary:
-		return base64.StdEncoding.EncodeToString(raw)
-	}
-	return string(raw)
-}
+func Decode(attr string, raw []byte) string { return directory.DecodeValue(attr, raw) }
 
 func encodeAll(attr string, vs []string) ([]string, error) {
 	out := make([]string, len(vs))
@@ -106,6 +78,8 @@ func Request(c plan.Change) (any, error) {
 			}
 		}
 		return req, nil
+	case plan.Delete:
+		return ldap.NewDelRequest(c.DN, nil), nil
 	}
 	return nil, fmt.Errorf("%s: action %q writes nothing", c.DN, c.Action)
 }
@@ -113,8 +87,8 @@ func Request(c plan.Change) (any, error) {
 // WriteLDIF writes the requests of every writing change in p as LDIF that ldapmodify replays,
 // each preceded by a comment naming the change.
 func WriteLDIF(w io.Writer, p *plan.Plan) error {
-	if _, err := fmt.Fprintf(w, "# xtmsyncd %s plan: %d to create, %d to update (exactly what apply sends)\n\n",
-		p.Kind, p.Summary.Create, p.Summary.Update); err != nil {
+	if _, err := fmt.Fprintf(w, "# xtmsyncd %s plan: %d to create, %d to update, %d to delete (exactly what apply sends)\n\n",
+		p.Kind, p.Summary.Create, p.Summary.Update, p.Summary.Delete); err != nil {
 		return err
 	}
 	for _, c := range p.Changes {
@@ -125,7 +99,11 @@ func WriteLDIF(w io.Writer, p *plan.Plan) error {
 		if err != nil {
 			return err
 		}
-		if _, err := fmt.Fprintf(w, "# %s exchange_guid=%s source=%s\n", c.Action, c.Key, c.Source); err != nil {
+		forest := c.Forest
+		if forest == "" {
+			forest = plan.ForestTarget
+		}
+		if _, err := fmt.Fprintf(w, "# %s in the %s forest, exchange_guid=%s source=%s\n", c.Action, forest, c.Key, c.Source); err != nil {
 			return err
 		}
 		if err := ldif.Dump(w, -1, req); err != nil {

@@ -40,6 +40,10 @@ Usage:
                                             plan, and apply only with --confirm
   xtmsyncd validate -config FILE [-o text|json|csv] [--out FILE] [--all]
                                             readiness per mailbox (read only)
+  xtmsyncd cutover -config FILE --completed FILE [--confirm] [-o text|json|ldif]
+                                            after moves complete: target MailUser -> remote mailbox,
+                                            source targetAddress -> target, Send on Behalf restamped
+  xtmsyncd rollback RUN -config FILE [--confirm]   undo a journaled run, object by object
   xtmsyncd journal list -config FILE        recent runs
   xtmsyncd journal show RUN -config FILE [-o text|json]   one run and its changes
 
@@ -94,6 +98,10 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 		err = m.journal(ctx, args[1:])
 	case "validate":
 		err = m.validate(ctx, args[1:])
+	case "cutover":
+		err = m.cutover(ctx, args[1:])
+	case "rollback":
+		err = m.rollback(ctx, args[1:])
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(m.Stdout, usage)
 		return ExitOK

@@ -26,7 +26,10 @@ type Rig struct {
 	Engine *engine.Engine
 	Source *ldapsrc.Reader
 	Target *writer.Client
-	close  func()
+	// SourceWriter writes the source forest (cutover only): no ownership marker there, every
+	// change compare-and-set, never outside source.base_dn.
+	SourceWriter *writer.Client
+	close        func()
 }
 
 // Build connects to both forests and wires the engine. Close the rig when done.
@@ -45,11 +48,20 @@ func Build(ctx context.Context, c *config.Config, log *slog.Logger) (*Rig, error
 		srcConn.Close()
 		return nil, err
 	}
+	srcDial := func(ctx context.Context) (writer.Conn, error) { return ldapconn.Dial(ctx, &c.Source) }
+	srcW, err := writer.New(srcDial, writer.Options{BaseDN: c.Source.BaseDN, OU: c.Source.BaseDN, PageSize: c.Source.PageSize,
+		Connections: 1, SkipOwnerCheck: true, OwnerAttr: c.Mapping.Owner.Attribute, OwnerValue: c.Mapping.Owner.Value}, log)
+	if err != nil {
+		srcConn.Close()
+		tgt.Close()
+		return nil, err
+	}
 	e := &engine.Engine{
-		Source: src, Target: tgt, Rules: Rules(c), Diff: DiffOptions(c),
+		Source: src, Target: tgt, SourceWriter: srcW, Rules: Rules(c), Diff: DiffOptions(c),
 		Limits: plan.Limits{MaxChanges: c.Limits.MaxChanges}, Log: log, SourceName: c.Source.BaseDN + " (" + c.Source.URL + ")",
 	}
-	return &Rig{Config: c, Log: log, Engine: e, Source: src, Target: tgt, close: func() { srcConn.Close(); tgt.Close() }}, nil
+	return &Rig{Config: c, Log: log, Engine: e, Source: src, Target: tgt, SourceWriter: srcW,
+		close: func() { srcConn.Close(); tgt.Close(); srcW.Close() }}, nil
 }
 
 // Rules maps the configuration onto the mapper's rules.

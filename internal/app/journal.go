@@ -17,7 +17,7 @@ var _ engine.Journal = Journal{}
 func (j Journal) StartRun(ctx context.Context, r engine.RunInfo, p *plan.Plan) (int64, error) {
 	sum, _ := json.Marshal(p.Summary)
 	return j.S.StartRun(ctx, journal.Run{Kind: r.Kind, Mode: r.Mode, Actor: r.Actor, ConfigHash: r.ConfigHash,
-		PlanHash: p.Hash(), Summary: sum})
+		PlanHash: p.Hash(), Summary: sum, ParentRunID: r.ParentRunID})
 }
 
 func (j Journal) RecordIntent(ctx context.Context, runID int64, c plan.Change) (int64, error) {
@@ -26,7 +26,7 @@ func (j Journal) RecordIntent(ctx context.Context, runID int64, c plan.Change) (
 		attrs[i] = journal.AttrValues{Name: a.Name, Before: a.Before, After: a.After, Add: a.Add, Delete: a.Delete}
 	}
 	return j.S.RecordIntent(ctx, journal.Change{RunID: runID, ObjectGUID: c.ObjectGUID, Key: c.Key, DN: c.DN,
-		Action: string(c.Action), Attrs: attrs})
+		Forest: c.Forest, Action: string(c.Action), Attrs: attrs})
 }
 
 func (j Journal) RecordOutcome(ctx context.Context, id int64, guid string, err error) error {

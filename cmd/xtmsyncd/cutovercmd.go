@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/xtmsyncd/xtmsyncd/cutover"
+	"github.com/xtmsyncd/xtmsyncd/directory"
+	"github.com/xtmsyncd/xtmsyncd/engine"
+	"github.com/xtmsyncd/xtmsyncd/internal/app"
+	"github.com/xtmsyncd/xtmsyncd/plan"
+)
+
+// applyFlags are shared by the commands that plan and, with --confirm, apply.
+type applyFlags struct {
+	path       *string
+	confirm    *bool
+	allowLarge *bool
+	format     *string
+	out        *string
+}
+
+func (m *Main) cutover(ctx context.Context, args []string) error {
+	fs := newFlags("cutover")
+	a := &applyFlags{
+		path:       configFlag(fs),
+		confirm:    fs.Bool("confirm", false, "apply the plan (without it, nothing is written)"),
+		allowLarge: fs.Bool("allow-large-plan", false, "apply even when the plan writes more than limits.max_changes objects"),
+		format:     fs.String("o", "text", "plan output: text, json or ldif"),
+		out:        fs.String("out", "", "write the plan to this file instead of stdout"),
+	}
+	completed := fs.String("completed", "", "CSV of completed moves exported from the target tenant (Get-MoveRequest -Flags CrossTenant | Export-Csv)")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *completed == "" {
+		return errors.New("cutover: --completed FILE is required (a CSV exported from the target tenant)")
+	}
+	return m.planAndApply(ctx, a, "cutover", 0, func(r *app.Rig) (*plan.Plan, error) {
+		return r.PlanCutover(ctx, cutover.CSVFile(*completed))
+	})
+}
+
+func (m *Main) rollback(ctx context.Context, args []string) error {
+	fs := newFlags("rollback")
+	a := &applyFlags{
+		path:       configFlag(fs),
+		confirm:    fs.Bool("confirm", false, "apply the inverse (without it, nothing is written)"),
+		allowLarge: fs.Bool("allow-large-plan", false, "apply even when the inverse writes more than limits.max_changes objects"),
+		format:     fs.String("o", "text", "plan output: text, json or ldif"),
+		out:        fs.String("out", "", "write the plan to this file instead of stdout"),
+	}
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return errors.New("usage: xtmsyncd rollback RUN -config FILE [--confirm]")
+	}
+	run, err := strconv.ParseInt(pos[0], 10, 64)
+	if err != nil {
+		return fmt.Errorf("rollback: %q is not a run number (see xtmsyncd journal list)", pos[0])
+	}
+	return m.planAndApply(ctx, a, "rollback", run, func(r *app.Rig) (*plan.Plan, error) {
+		j, err := app.OpenJournal(ctx, r.Config)
+		if err != nil {
+			return nil, err
+		}
+		defer j.Close()
+		return r.PlanRollback(ctx, j, run)
+	})
+}
+
+// planAndApply is the shared path of cutover and rollback: plan, render, and with --confirm
+// apply through the engine, journaled like sync.
+func (m *Main) planAndApply(ctx context.Context, a *applyFlags, kind string, parent int64, build func(*app.Rig) (*plan.Plan, error)) error {
+	c, err := loadConfig(*a.path)
+	if err != nil {
+		return err
+	}
+	r, err := app.Build(ctx, c, m.logger(c))
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	p, err := build(r)
+	if err != nil {
+		return err
+	}
+	p.DryRun = !*a.confirm
+	if err := m.render(p, *a.format, *a.out, false); err != nil {
+		return err
+	}
+	if !*a.confirm {
+		fmt.Fprintf(m.Stderr, "dry run: nothing was written. Re-run with --confirm to apply.\n")
+		return nil
+	}
+	j, err := app.OpenJournal(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	r.Engine.Journal = app.Journal{S: j}
+	if m.IsTerminal != nil && m.IsTerminal(m.Stderr) {
+		r.Engine.Progress = progress(m.Stderr, time.Now())
+	}
+	res, err := r.Engine.Apply(ctx, engine.RunInfo{Kind: kind, Actor: m.actor(), ConfigHash: c.Hash, ParentRunID: parent}, p,
+		engine.Options{AllowLarge: *a.allowLarge})
+	if err != nil && errors.Is(err, directory.ErrUnsafePlan) {
+		fmt.Fprintf(m.Stderr, "refused (journal run %d): nothing was written\n", res.RunID)
+		return err
+	}
+	fmt.Fprintf(m.Stderr, "%s run %d: %d applied, %d failed, %d not tried (xtmsyncd journal show %d)\n",
+		kind, res.RunID, res.Applied, res.Failed, res.NotTried, res.RunID)
+	return err
+}
