@@ -108,7 +108,9 @@ func invert(c Change, forest string, cur *directory.Entry, o Options) plan.Chang
 			}
 			out.Attrs = append(out.Attrs, plan.AttrChange{Name: a.Name, Before: slices.Clone(have), After: slices.Clone(a.Before)})
 		}
-		slices.SortFunc(out.Attrs, func(x, y plan.AttrChange) int { return strings.Compare(strings.ToLower(x.Name), strings.ToLower(y.Name)) })
+		slices.SortFunc(out.Attrs, func(x, y plan.AttrChange) int {
+			return strings.Compare(strings.ToLower(x.Name), strings.ToLower(y.Name))
+		})
 		out.Action = plan.Update
 		if len(out.Attrs) == 0 {
 			out.Action = plan.Unchanged
