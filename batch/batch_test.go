@@ -257,7 +257,7 @@ func TestPlanSize(t *testing.T) {
 	}
 }
 
-func TestPlanSizeOneDefault(t *testing.T) {
+func TestPlanDefaultSizeFillsBatches(t *testing.T) {
 	// 4001 unlinked mailboxes with the default size: 2000 + 2000 + 1.
 	var names []string
 	for i := range 2*MaxSize + 1 {

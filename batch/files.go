@@ -30,7 +30,7 @@ func WriteFiles(dir string, r *Result) ([]string, error) {
 	if r == nil {
 		return nil, errors.New("batch: write files: nil result")
 	}
-	if err := checkNames(r.Batches); err != nil {
+	if err := checkBatches(r.Batches); err != nil {
 		return nil, err
 	}
 	if err := makeDir(dir); err != nil {
@@ -76,8 +76,9 @@ func isBatchName(name string) bool {
 	return true
 }
 
-// checkNames refuses batch names that are not batch-NNN (they become file names) or repeat.
-func checkNames(bs []Batch) error {
+// checkBatches refuses, before anything is removed or written, batch names that are not
+// batch-NNN (they become file names) or repeat, and addresses WriteCSV would refuse.
+func checkBatches(bs []Batch) error {
 	seen := make(map[string]bool, len(bs))
 	for _, b := range bs {
 		if !isBatchName(b.Name) {
@@ -87,6 +88,11 @@ func checkNames(bs []Batch) error {
 			return fmt.Errorf("batch: %q twice: %w", b.Name, ErrName)
 		}
 		seen[b.Name] = true
+		for _, m := range b.Members {
+			if err := checkAddress(m.Address); err != nil {
+				return fmt.Errorf("batch: %s: %q: address %q: %w", b.Name, m.ID, m.Address, err)
+			}
+		}
 	}
 	return nil
 }

@@ -74,10 +74,7 @@ func Plan(items []Item, edges []Edge, opt Options) (*Result, error) {
 		r.Batches[k] = makeBatch(k, bin, comps, compOf, x, outside)
 	}
 	r.Oversized, r.Excluded = oversized(comps, size, x, inner, compOf)
-	r.Excluded = append(r.Excluded, cloneExcluded(opt.Excluded)...)
-	slices.SortFunc(r.Excluded, func(a, b Excluded) int {
-		return cmp.Or(cmp.Compare(fold(a.ID), fold(b.ID)), cmp.Compare(a.ID, b.ID))
-	})
+	r.Excluded = sortExcluded(append(r.Excluded, cloneExcluded(opt.Excluded)...))
 	return r, nil
 }
 
@@ -224,6 +221,24 @@ func partnerAddresses(ps []int, x *index) []string {
 	out := make([]string, len(ps))
 	for k, i := range ps {
 		out[k] = x.items[i].Address
+	}
+	return out
+}
+
+// sortExcluded orders exclusions by ID, case-insensitively (IDs are unique that way).
+func sortExcluded(es []Excluded) []Excluded {
+	if len(es) == 0 {
+		return nil
+	}
+	keys := make([]string, len(es))
+	order := make([]int, len(es))
+	for k, e := range es {
+		keys[k], order[k] = fold(e.ID), k
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(keys[a], keys[b]) })
+	out := make([]Excluded, len(es))
+	for k, i := range order {
+		out[k] = es[i]
 	}
 	return out
 }
