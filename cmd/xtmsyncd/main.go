@@ -40,6 +40,8 @@ Usage:
                                             plan, and apply only with --confirm
   xtmsyncd validate -config FILE [-o text|json|csv] [--out FILE] [--all]
                                             readiness per mailbox (read only)
+  xtmsyncd batches -config FILE [--size N] [--outdir DIR] [--include-warnings]
+                                            New-MigrationBatch CSVs, delegates kept together (read only)
   xtmsyncd cutover -config FILE --completed FILE [--confirm] [-o text|json|ldif]
                                             after moves complete: target MailUser -> remote mailbox,
                                             source targetAddress -> target, Send on Behalf restamped
@@ -98,6 +100,8 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 		err = m.journal(ctx, args[1:])
 	case "validate":
 		err = m.validate(ctx, args[1:])
+	case "batches":
+		err = m.batches(ctx, args[1:])
 	case "cutover":
 		err = m.cutover(ctx, args[1:])
 	case "rollback":
