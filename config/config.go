@@ -33,6 +33,8 @@ type Config struct {
 	Limits Limits `yaml:"limits"`
 	// Journal is the SQLite audit journal.
 	Journal Journal `yaml:"journal"`
+	// Service configures `xtmsyncd run` and the installed service.
+	Service Service `yaml:"service"`
 	// Log configures diagnostics on stderr.
 	Log Log `yaml:"log"`
 
@@ -131,6 +133,34 @@ type Cutover struct {
 	SourceMark Owner `yaml:"source_mark"`
 }
 
+// Service configures the scheduled daemon.
+type Service struct {
+	// Name of the installed service (systemd unit / Windows service).
+	Name string `yaml:"name"`
+	// Apply lets scheduled jobs write (sync, cutover). Default false: plan and report only.
+	Apply bool `yaml:"apply"`
+	// TimeZone of the schedules (IANA name, default UTC).
+	TimeZone string `yaml:"time_zone"`
+	// Jobs maps a job (sync, validate, batches, cutover) to its cron schedule
+	// ("*/10 * * * *", "@every 5m"); a job without a schedule does not run.
+	Jobs map[string]string `yaml:"jobs"`
+	// StopTimeout bounds a stop: the write in flight finishes, is journaled, and the process exits.
+	StopTimeout time.Duration `yaml:"stop_timeout"`
+	// ReportsDir receives the scheduled validate reports and batch files; Keep is how many of
+	// each kind are kept.
+	ReportsDir string `yaml:"reports_dir"`
+	Keep       int    `yaml:"keep"`
+	// BatchSize for the scheduled batches export.
+	BatchSize int `yaml:"batch_size"`
+	// CompletedDir is watched by the cutover job for completed-move CSVs.
+	CompletedDir string `yaml:"completed_dir"`
+	// StatusListen serves /healthz, /readyz and /metrics (off when empty; loopback advised).
+	StatusListen string `yaml:"status_listen"`
+}
+
+// Jobs the daemon knows.
+var Jobs = []string{"sync", "validate", "batches", "cutover"}
+
 // Limits are the safety rails.
 type Limits struct {
 	// MaxChanges refuses a plan that creates or updates more objects (default 500).
@@ -163,7 +193,9 @@ func Default() Config {
 		Cutover: Cutover{SourceDisplayType: -2147483642},
 		Limits:  Limits{MaxChanges: 500},
 		Journal: Journal{Path: "xtmsyncd.db"},
-		Log:     Log{Level: "info", Format: "text"},
+		Service: Service{Name: "xtmsyncd", TimeZone: "UTC", StopTimeout: 30 * time.Second, ReportsDir: "reports",
+			Keep: 20, BatchSize: 2000, CompletedDir: "completed"},
+		Log: Log{Level: "info", Format: "text"},
 	}
 }
 
@@ -195,7 +227,7 @@ func parse(raw []byte, dir string) (*Config, error) {
 	}
 	if dir != "" {
 		for _, p := range []*string{&c.Source.CAFile, &c.Source.BindPasswordFile, &c.Target.CAFile,
-			&c.Target.BindPasswordFile, &c.Journal.Path} {
+			&c.Target.BindPasswordFile, &c.Journal.Path, &c.Service.ReportsDir, &c.Service.CompletedDir} {
 			if *p != "" && !filepath.IsAbs(*p) {
 				*p = filepath.Join(dir, *p)
 			}

@@ -3,12 +3,16 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/go-ldap/ldap/v3"
+	"github.com/robfig/cron/v3"
 )
 
 // ErrInvalid is wrapped by every configuration problem.
@@ -130,6 +134,7 @@ func (c *Config) Validate() error {
 	if c.Limits.MaxChanges < 1 {
 		add("limits.max_changes", "must be at least 1")
 	}
+	c.Service.validate(add)
 	if c.Journal.Path == "" {
 		add("journal.path", "required")
 	}
@@ -221,4 +226,42 @@ func set(xs []string) map[string]bool {
 		m[x] = true
 	}
 	return m
+}
+
+func (s *Service) validate(add func(field, msg string)) {
+	if s.Name == "" || strings.ContainsAny(s.Name, " /\\") {
+		add("service.name", "a name without spaces or slashes")
+	}
+	if _, err := time.LoadLocation(s.TimeZone); err != nil {
+		add("service.time_zone", fmt.Sprintf("%q is not an IANA time zone (e.g. UTC, Europe/Berlin)", s.TimeZone))
+	}
+	for job, spec := range s.Jobs {
+		if !slices.Contains(Jobs, job) {
+			add("service.jobs."+job, "unknown job: use "+strings.Join(Jobs, ", "))
+			continue
+		}
+		if spec == "" {
+			continue
+		}
+		if _, err := cron.ParseStandard(spec); err != nil {
+			add("service.jobs."+job, fmt.Sprintf("schedule %q: %v", spec, err))
+		}
+	}
+	if s.StopTimeout < time.Second {
+		add("service.stop_timeout", "at least 1s")
+	}
+	if s.Keep < 1 {
+		add("service.keep", "keep at least 1 report of each kind")
+	}
+	if s.BatchSize < 1 || s.BatchSize > 2000 {
+		add("service.batch_size", "between 1 and 2000 (Microsoft's limit per migration batch)")
+	}
+	if s.StatusListen != "" {
+		host, _, err := net.SplitHostPort(s.StatusListen)
+		if err != nil {
+			add("service.status_listen", fmt.Sprintf("%q: host:port, e.g. 127.0.0.1:9310", s.StatusListen))
+		} else if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			add("service.status_listen", "serve the status endpoint on a loopback address (127.0.0.1 or ::1); put a reverse proxy in front to expose it")
+		}
+	}
 }

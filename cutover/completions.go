@@ -136,10 +136,15 @@ func toUTF8(b []byte) []byte {
 	switch {
 	case bytes.HasPrefix(b, []byte{0xEF, 0xBB, 0xBF}):
 		return b[3:]
-	case bytes.HasPrefix(b, []byte{0xFF, 0xFE}) && len(b)%2 == 0:
-		u := make([]uint16, 0, len(b)/2-1)
+	case bytes.HasPrefix(b, []byte{0xFF, 0xFE}), bytes.HasPrefix(b, []byte{0xFE, 0xFF}):
+		big := b[0] == 0xFE
+		u := make([]uint16, 0, len(b)/2)
 		for i := 2; i+1 < len(b); i += 2 {
-			u = append(u, uint16(b[i])|uint16(b[i+1])<<8)
+			if big {
+				u = append(u, uint16(b[i])<<8|uint16(b[i+1]))
+			} else {
+				u = append(u, uint16(b[i])|uint16(b[i+1])<<8)
+			}
 		}
 		return []byte(string(utf16.Decode(u)))
 	}

@@ -187,6 +187,9 @@ func (e *Engine) Apply(ctx context.Context, info RunInfo, p *plan.Plan, o Option
 	for range workers {
 		wg.Go(func() {
 			for c := range jobs {
+				if ctx.Err() != nil {
+					continue // the run stopped: nothing more starts (counted as not tried)
+				}
 				id, err := e.Journal.RecordIntent(journalCtx, runID, c)
 				if err != nil {
 					mu.Lock()
@@ -221,6 +224,9 @@ func (e *Engine) Apply(ctx context.Context, info RunInfo, p *plan.Plan, o Option
 	sent := 0
 feed:
 	for _, c := range work {
+		if ctx.Err() != nil {
+			break
+		}
 		select {
 		case jobs <- c:
 			sent++
@@ -230,7 +236,8 @@ feed:
 	}
 	close(jobs)
 	wg.Wait()
-	res.Applied, res.Failed, res.NotTried = int(applied.Load()), int(failed.Load()), len(work)-sent
+	res.Applied, res.Failed = int(applied.Load()), int(failed.Load())
+	res.NotTried = len(work) - res.Applied - res.Failed
 
 	runErr := errors.Join(errs...)
 	switch {

@@ -39,7 +39,7 @@ func WriteText(w io.Writer, p *Plan, o TextOptions) error {
 	tw := &textWriter{w: w, color: o.Color}
 	tw.f("xtmsyncd %s plan: %s -> %s\n", p.Kind, p.Source, p.Target)
 	if p.DryRun {
-		tw.f("(dry run: nothing was written; run sync --confirm to apply)\n")
+		tw.f("(dry run: nothing was written; re-run with --confirm to apply)\n")
 	}
 	tw.f("\n")
 	for _, c := range p.Changes {
@@ -52,8 +52,11 @@ func WriteText(w io.Writer, p *Plan, o TextOptions) error {
 		tw.f("  %s  %s %s: %s\n", tw.paint("?", "33"), wn.Code, wn.Object, wn.Message)
 	}
 	s := p.Summary
-	tw.f("\nPlan: %d to create, %d to update, %d unchanged, %d conflicts, %d invalid sources, %d warnings.\n",
-		s.Create, s.Update, s.Unchanged, s.Conflict, s.Invalid, len(p.Warnings))
+	tw.f("\nPlan: %d to create, %d to update, ", s.Create, s.Update)
+	if s.Delete > 0 {
+		tw.f("%d to delete, ", s.Delete)
+	}
+	tw.f("%d unchanged, %d conflicts, %d invalid sources, %d warnings.\n", s.Unchanged, s.Conflict, s.Invalid, len(p.Warnings))
 	if s.Writes() == 0 {
 		tw.f("No changes. The target forest matches the source.\n")
 	}

@@ -8,7 +8,6 @@ import (
 	"io"
 
 	"github.com/go-ldap/ldap/v3"
-	"github.com/go-ldap/ldif"
 	"github.com/xtmsyncd/xtmsyncd/directory"
 	"github.com/xtmsyncd/xtmsyncd/plan"
 )
@@ -106,7 +105,7 @@ func WriteLDIF(w io.Writer, p *plan.Plan) error {
 		if _, err := fmt.Fprintf(w, "# %s in the %s forest, exchange_guid=%s source=%s\n", c.Action, forest, c.Key, c.Source); err != nil {
 			return err
 		}
-		if err := ldif.Dump(w, -1, req); err != nil {
+		if err := writeLDIF(w, req); err != nil {
 			return fmt.Errorf("ldif %s: %w", c.DN, err)
 		}
 	}

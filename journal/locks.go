@@ -1,0 +1,87 @@
+package journal
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// LockedError says who holds a lock, since when, and when it last proved alive.
+type LockedError struct {
+	Name      string
+	Holder    string
+	Since     time.Time
+	Heartbeat time.Time
+}
+
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("another xtmsyncd holds the %q lock: %s, since %s (last heartbeat %s); stop it first, or wait for it to finish",
+		e.Name, e.Holder, e.Since.Local().Format(time.RFC3339), e.Heartbeat.Local().Format(time.RFC3339))
+}
+
+// ErrLockLost is returned by Refresh when another holder took the lock over.
+var ErrLockLost = errors.New("journal: lock lost")
+
+// Lock is a held lock; Refresh it more often than the ttl given to AcquireLock.
+type Lock struct {
+	s      *Store
+	name   string
+	holder string
+}
+
+// AcquireLock takes the named lock for holder (e.g. "root@host pid 123"). A lock whose
+// heartbeat is older than ttl is considered abandoned (a crashed process) and taken over.
+// When it is held, the error is a *LockedError.
+func (s *Store) AcquireLock(ctx context.Context, name, holder string, ttl time.Duration) (*Lock, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("journal: lock %q: %w", name, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	now := s.Now()
+	var h, since, beat string
+	err = tx.QueryRowContext(ctx, `SELECT holder, since, heartbeat FROM locks WHERE name = ?`, name).Scan(&h, &since, &beat)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return nil, fmt.Errorf("journal: lock %q: %w", name, err)
+	default:
+		b, _ := parseTime(beat)
+		if now.Sub(b) < ttl {
+			st, _ := parseTime(since)
+			return nil, &LockedError{Name: name, Holder: h, Since: st, Heartbeat: b}
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO locks (name, holder, since, heartbeat) VALUES (?, ?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, since = excluded.since, heartbeat = excluded.heartbeat`,
+		name, holder, formatTime(now), formatTime(now)); err != nil {
+		return nil, fmt.Errorf("journal: lock %q: %w", name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("journal: lock %q: %w", name, err)
+	}
+	return &Lock{s: s, name: name, holder: holder}, nil
+}
+
+// Refresh renews the heartbeat; ErrLockLost when another holder has the lock now.
+func (l *Lock) Refresh(ctx context.Context) error {
+	res, err := l.s.db.ExecContext(ctx, `UPDATE locks SET heartbeat = ? WHERE name = ? AND holder = ?`,
+		formatTime(l.s.Now()), l.name, l.holder)
+	if err != nil {
+		return fmt.Errorf("journal: refresh lock %q: %w", l.name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%w: %q", ErrLockLost, l.name)
+	}
+	return nil
+}
+
+// Release gives the lock up (only if still ours).
+func (l *Lock) Release(ctx context.Context) error {
+	if _, err := l.s.db.ExecContext(ctx, `DELETE FROM locks WHERE name = ? AND holder = ?`, l.name, l.holder); err != nil {
+		return fmt.Errorf("journal: release lock %q: %w", l.name, err)
+	}
+	return nil
+}
