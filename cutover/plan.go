@@ -188,14 +188,24 @@ func intOf(e *directory.Entry, attr string) int64 {
 }
 
 // routingAddress is the target's proxy in the delivery domain (the address MRS stamps on the
-// source), else <alias>@<delivery domain>.
+// source), else <alias>@<delivery domain>. With several, <alias>@domain wins, then the
+// smallest, so the choice never depends on the order the directory returns values in.
 func routingAddress(m *directory.Mailbox, e *directory.Entry, domain string) string {
+	want := m.Alias + "@" + domain
+	var cands []string
 	for _, v := range e.Get(directory.AttrProxyAddresses) {
 		if px := directory.Proxy(v); px.IsSMTP() && px.Domain() == domain {
-			return px.Address()
+			if strings.EqualFold(px.Address(), want) {
+				return px.Address()
+			}
+			cands = append(cands, px.Address())
 		}
 	}
-	return m.Alias + "@" + domain
+	if len(cands) == 0 {
+		return want
+	}
+	slices.SortFunc(cands, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
+	return cands[0]
 }
 
 func targetChange(m *directory.Mailbox, g directory.GUID, ts []*directory.Entry, ou *ldap.DN, o Options,
@@ -237,7 +247,8 @@ func targetChange(m *directory.Mailbox, g directory.GUID, ts []*directory.Entry,
 		return conflict("onprem_mailbox", e.DN, directory.AttrRecipientTypeDetails, e.First(directory.AttrRecipientTypeDetails),
 			"the target is an on-premises mailbox, not the prepared MailUser")
 	}
-	typ, display, remote := remoteShape(directory.KindOfRecipient(m.TypeDetails), len(m.ArchiveGUID) > 0)
+	a, err := directory.GUIDFromAD(m.ArchiveGUID)
+	typ, display, remote := remoteShape(directory.KindOfRecipient(m.TypeDetails), err == nil && !a.IsZero())
 	routing := routingAddress(m, e, o.TargetDeliveryDomain)
 	want := map[string][]string{
 		directory.AttrRecipientTypeDetails: {strconv.FormatInt(typ, 10)},

@@ -68,6 +68,9 @@ type Engine struct {
 	Log          *slog.Logger
 	// Progress, when set, is called after each applied change.
 	Progress func(done, total int)
+	// OnRead and OnWrite, when set, observe reads of each forest and every write (metrics).
+	OnRead  func(forest string, d time.Duration)
+	OnWrite func(c plan.Change, err error)
 	// SourceName is shown in plans.
 	SourceName string
 	Now        func() time.Time
@@ -83,6 +86,9 @@ func (e *Engine) Plan(ctx context.Context) (*plan.Plan, error) {
 		return nil, fmt.Errorf("read source: %w", err)
 	}
 	log.Info("source read", "mailboxes", len(scope.Mailboxes), "nested_groups", len(scope.NestedGroups), "elapsed", time.Since(t0).Round(time.Millisecond))
+	if e.OnRead != nil {
+		e.OnRead(plan.ForestSource, time.Since(t0))
+	}
 	if len(scope.Mailboxes) == 0 {
 		return nil, fmt.Errorf("%w: the source returned no mailboxes in scope; check scope.group and scope.filter", directory.ErrUnsafePlan)
 	}
@@ -92,6 +98,9 @@ func (e *Engine) Plan(ctx context.Context) (*plan.Plan, error) {
 		return nil, fmt.Errorf("read target: %w", err)
 	}
 	log.Info("target read", "objects", len(entries), "elapsed", time.Since(t1).Round(time.Millisecond))
+	if e.OnRead != nil {
+		e.OnRead(plan.ForestTarget, time.Since(t1))
+	}
 	p := plan.Build(scope.Mailboxes, e.Rules, entries, e.Diff)
 	p.Source = e.SourceName
 	p.DryRun = true
@@ -204,6 +213,9 @@ func (e *Engine) Apply(ctx context.Context, info RunInfo, p *plan.Plan, o Option
 					fatal = errors.Join(fatal, fmt.Errorf("journal: outcome for %s: %w", c.DN, jerr))
 					mu.Unlock()
 					cancel(jerr)
+				}
+				if e.OnWrite != nil {
+					e.OnWrite(c, aerr)
 				}
 				if aerr != nil {
 					failed.Add(1)

@@ -85,3 +85,33 @@ func (l *Lock) Release(ctx context.Context) error {
 	}
 	return nil
 }
+
+// WithLock runs fn holding the named lock, refreshing its heartbeat while fn runs and releasing
+// it afterwards. When another holder has it, fn does not run and the error is a *LockedError.
+func (s *Store) WithLock(ctx context.Context, name, holder string, ttl time.Duration, fn func() error) error {
+	l, err := s.AcquireLock(ctx, name, holder, ttl)
+	if err != nil {
+		return err
+	}
+	hb, stop := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(ttl / 4)
+		defer t.Stop()
+		for {
+			select {
+			case <-hb.Done():
+				return
+			case <-t.C:
+				_ = l.Refresh(hb)
+			}
+		}
+	}()
+	defer func() {
+		stop()
+		<-done
+		_ = l.Release(context.WithoutCancel(ctx))
+	}()
+	return fn()
+}

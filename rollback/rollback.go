@@ -88,13 +88,17 @@ func invert(c Change, forest string, cur *directory.Entry, o Options) plan.Chang
 		for _, a := range c.Attrs {
 			have := cur.Get(a.Name)
 			if a.Incremental() {
+				// values compare case-insensitively, as AD does; but a primary flip deletes smtp:x and
+				// adds SMTP:x, so a deleted value that the run also added (in another case) is not "back"
+				added := map[string]bool{}
 				for _, v := range a.Add {
+					added[strings.ToLower(v)] = true
 					if !containsFold(have, v) {
 						return refuse(a.Name, fmt.Sprintf("%q is gone", v), "the object changed after the run: restore it by hand from the journal (xtmsyncd journal show)")
 					}
 				}
 				for _, v := range a.Delete {
-					if containsFold(have, v) {
+					if !added[strings.ToLower(v)] && containsFold(have, v) {
 						return refuse(a.Name, fmt.Sprintf("%q is back", v), "the object changed after the run: restore it by hand from the journal (xtmsyncd journal show)")
 					}
 				}

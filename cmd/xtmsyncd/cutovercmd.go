@@ -107,8 +107,13 @@ func (m *Main) planAndApply(ctx context.Context, a *applyFlags, kind string, par
 	if m.IsTerminal != nil && m.IsTerminal(m.Stderr) {
 		r.Engine.Progress = progress(m.Stderr, time.Now())
 	}
-	res, err := r.Engine.Apply(ctx, engine.RunInfo{Kind: kind, Actor: m.actor(), ConfigHash: c.Hash, ParentRunID: parent}, p,
-		engine.Options{AllowLarge: *a.allowLarge})
+	var res engine.Result
+	err = j.WithLock(ctx, app.LockApply, m.holder(kind), app.ApplyLockTTL, func() error {
+		var err error
+		res, err = r.Engine.Apply(ctx, engine.RunInfo{Kind: kind, Actor: m.actor(), ConfigHash: c.Hash, ParentRunID: parent}, p,
+			engine.Options{AllowLarge: *a.allowLarge})
+		return err
+	})
 	if err != nil && errors.Is(err, directory.ErrUnsafePlan) {
 		fmt.Fprintf(m.Stderr, "refused (journal run %d): nothing was written\n", res.RunID)
 		return err

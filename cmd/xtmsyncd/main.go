@@ -46,6 +46,9 @@ Usage:
                                             after moves complete: target MailUser -> remote mailbox,
                                             source targetAddress -> target, Send on Behalf restamped
   xtmsyncd rollback RUN -config FILE [--confirm]   undo a journaled run, object by object
+  xtmsyncd run -config FILE                 the scheduled daemon in the foreground (service.jobs)
+  xtmsyncd service install|uninstall|start|stop|status -config FILE
+                                            a systemd unit on Linux, a Windows service on Windows
   xtmsyncd journal list -config FILE        recent runs
   xtmsyncd journal show RUN -config FILE [-o text|json]   one run and its changes
 
@@ -102,6 +105,10 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 		err = m.validate(ctx, args[1:])
 	case "batches":
 		err = m.batches(ctx, args[1:])
+	case "run":
+		err = m.run(ctx, args[1:])
+	case "service":
+		err = m.serviceCmd(ctx, args[1:])
 	case "cutover":
 		err = m.cutover(ctx, args[1:])
 	case "rollback":

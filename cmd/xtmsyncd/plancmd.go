@@ -104,8 +104,18 @@ func (m *Main) sync(ctx context.Context, args []string) error {
 	if *confirm && m.IsTerminal != nil && m.IsTerminal(m.Stderr) {
 		r.Engine.Progress = progress(m.Stderr, time.Now())
 	}
-	res, err := r.Engine.Apply(ctx, engine.RunInfo{Kind: "sync", Actor: m.actor(), ConfigHash: c.Hash}, p,
-		engine.Options{AllowLarge: *allowLarge, DryRun: !*confirm})
+	var res engine.Result
+	apply := func() error {
+		var err error
+		res, err = r.Engine.Apply(ctx, engine.RunInfo{Kind: "sync", Actor: m.actor(), ConfigHash: c.Hash}, p,
+			engine.Options{AllowLarge: *allowLarge, DryRun: !*confirm})
+		return err
+	}
+	if *confirm {
+		err = j.WithLock(ctx, app.LockApply, m.holder("sync"), app.ApplyLockTTL, apply)
+	} else {
+		err = apply()
+	}
 	switch {
 	case err != nil && errors.Is(err, directory.ErrUnsafePlan):
 		fmt.Fprintf(m.Stderr, "refused (journal run %d): nothing was written\n", res.RunID)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -17,6 +18,11 @@ func (m *Main) logger(c *config.Config) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(m.Stderr, opts))
 	}
 	return slog.New(slog.NewTextHandler(m.Stderr, opts))
+}
+
+// holder names this process in the journal's locks.
+func (m *Main) holder(cmd string) string {
+	return fmt.Sprintf("xtmsyncd %s by %s pid %d", cmd, m.actor(), os.Getpid())
 }
 
 func (m *Main) actor() string {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/xtmsyncd/xtmsyncd/config"
 	"github.com/xtmsyncd/xtmsyncd/engine"
@@ -97,3 +98,10 @@ func OpenJournal(ctx context.Context, c *config.Config) (*journal.Store, error) 
 
 // Close closes the connections.
 func (r *Rig) Close() { r.close() }
+
+// LockApply is the journal lock held while writing: by the daemon's jobs and by the CLI's
+// --confirm, so two processes never apply at once.
+const LockApply = "apply"
+
+// ApplyLockTTL is how long a silent holder keeps the lock before it counts as crashed.
+const ApplyLockTTL = 2 * time.Minute

@@ -2,10 +2,7 @@ package app_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -31,25 +28,13 @@ func newWorld(t *testing.T, scopeGroup, targetOU string) *world {
 	t.Helper()
 	src := ldaptest.Open(t, "source")
 	tgt := ldaptest.Open(t, "target")
-	c := config.Default()
-	c.Source = src.Config
-	c.Target.Directory = tgt.Config
-	c.Target.OU = targetOU
-	c.Scope.Group = scopeGroup
-	c.Mapping.SourceRoutingDomain = "contoso.mail.onmicrosoft.com"
-	c.Mapping.SourceDomains = []string{"contoso.com", "contoso.co.uk", "contoso-sales.com", "contoso.onmicrosoft.com", "contoso.mail.onmicrosoft.com"}
-	c.Mapping.TargetPrimaryDomain = "northwind.com"
-	c.Mapping.TargetDeliveryDomain = "northwindtraders.mail.onmicrosoft.com"
-	c.Mapping.TargetUPNSuffix = "northwind.com"
-	c.Mapping.AcceptedDomains = []string{"northwind.com", "northwind.co.uk", "northwindtraders.onmicrosoft.com", "northwindtraders.mail.onmicrosoft.com"}
-	c.Mapping.DomainMap = map[string]string{"contoso.co.uk": "northwind.co.uk"}
-	c.Journal.Path = filepath.Join(t.TempDir(), "journal.db")
-	j, err := app.OpenJournal(context.Background(), &c)
+	c := ldaptest.SyncConfig(t, src, tgt, scopeGroup, targetOU)
+	j, err := app.OpenJournal(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { j.Close() })
-	return &world{src: src, tgt: tgt, cfg: &c, j: j}
+	return &world{src: src, tgt: tgt, cfg: c, j: j}
 }
 
 // synthetic gives the test n source mailboxes and a scope group of its own, and an empty
@@ -58,14 +43,8 @@ func synthetic(t *testing.T, n int) (*world, synth.Options) {
 	t.Helper()
 	src := ldaptest.Open(t, "source")
 	tgt := ldaptest.Open(t, "target")
-	b := make([]byte, 3)
-	_, _ = rand.Read(b)
-	o := synth.Options{N: n, OU: src.TempOU(t, "xtm-src"), Tag: hex.EncodeToString(b), ArchiveEvery: 2}
-	if err := synth.Load(src.Conn, synth.Requests(o)); err != nil {
-		t.Fatal(err)
-	}
-	w := newWorld(t, o.GroupDN(), tgt.TempOU(t, "xtm-tgt"))
-	return w, o
+	o, ou := ldaptest.Synthetic(t, src, tgt, n)
+	return newWorld(t, o.GroupDN(), ou), o
 }
 
 func (w *world) rig(t *testing.T) *app.Rig {

@@ -1,0 +1,236 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"text/template"
+	"time"
+
+	"github.com/kardianos/service"
+	"github.com/xtmsyncd/xtmsyncd/config"
+	"github.com/xtmsyncd/xtmsyncd/daemon"
+	"github.com/xtmsyncd/xtmsyncd/internal/app"
+)
+
+// program adapts the daemon to kardianos/service: Start must not block; Stop cancels and waits,
+// within service.stop_timeout, for the write in flight to finish and be journaled.
+type program struct {
+	run     func(ctx context.Context) error
+	timeout time.Duration
+	cancel  context.CancelFunc
+	done    chan error
+}
+
+func (p *program) Start(service.Service) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel, p.done = cancel, make(chan error, 1)
+	go func() { p.done <- p.run(ctx) }()
+	return nil
+}
+
+func (p *program) Stop(service.Service) error {
+	p.cancel()
+	select {
+	case err := <-p.done:
+		return err
+	case <-time.After(p.timeout + 5*time.Second):
+		return fmt.Errorf("xtmsyncd did not stop within %s", p.timeout+5*time.Second)
+	}
+}
+
+// serviceConfig describes the installed service: `xtmsyncd run -config <absolute path>`; on Linux
+// the systemd unit is ours (SystemdUnit), so what install writes is what the tests check.
+func serviceConfig(c *config.Config, cfgPath string) (*service.Config, error) {
+	abs, err := filepath.Abs(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	unit, err := SystemdUnit(exe, abs, c)
+	if err != nil {
+		return nil, err
+	}
+	return &service.Config{
+		Name:        c.Service.Name,
+		DisplayName: "xtmsyncd cross-tenant mailbox migration sync",
+		Description: "Prepares target MailUsers and cuts over moved mailboxes between Microsoft 365 tenants from the on-premises Active Directories.",
+		Arguments:   []string{"run", "-config", abs},
+		Option: service.KeyValue{
+			"SystemdScript":    unit,
+			"StartType":        "automatic",
+			"DelayedAutoStart": true,
+			"OnFailure":        "restart",
+		},
+	}, nil
+}
+
+var unitTemplate = template.Must(template.New("unit").Parse(`[Unit]
+Description=xtmsyncd: cross-tenant mailbox migration sync ({{.Name}})
+Documentation=https://learn.microsoft.com/microsoft-365/enterprise/cross-tenant-mailbox-migration
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=simple
+ExecStart={{.Exe}} run -config {{.Config}}
+# Secrets come from the environment (bind_password: ${VAR}) or *_file paths, never the unit.
+EnvironmentFile=-/etc/default/{{.Name}}
+WorkingDirectory={{.Dir}}
+Restart=on-failure
+RestartSec=30
+KillSignal=SIGTERM
+TimeoutStopSec={{.StopSec}}
+NoNewPrivileges=yes
+PrivateTmp=yes
+ProtectSystem=strict
+ProtectHome=read-only
+ReadWritePaths={{.Writable}}
+UMask=0027
+
+[Install]
+WantedBy=multi-user.target
+`))
+
+// SystemdUnit renders the unit `service install` writes on Linux. The stop timeout leaves the
+// daemon its own service.stop_timeout plus a margin before systemd kills it.
+func SystemdUnit(exe, cfgPath string, c *config.Config) (string, error) {
+	dirs := []string{filepath.Dir(c.Journal.Path), c.Service.ReportsDir, c.Service.CompletedDir}
+	for i, d := range dirs {
+		if a, err := filepath.Abs(d); err == nil {
+			dirs[i] = a
+		}
+	}
+	for _, s := range append(dirs, exe, cfgPath) {
+		if strings.ContainsAny(s, " \n\"'") {
+			return "", fmt.Errorf("service: path %q has spaces or quotes; systemd needs plain paths", s)
+		}
+	}
+	var b bytes.Buffer
+	err := unitTemplate.Execute(&b, map[string]any{
+		"Name": c.Service.Name, "Exe": exe, "Config": cfgPath, "Dir": filepath.Dir(cfgPath),
+		"StopSec": int((c.Service.StopTimeout + 15*time.Second).Seconds()), "Writable": strings.Join(dirs, " "),
+	})
+	return b.String(), err
+}
+
+func (m *Main) run(ctx context.Context, args []string) error {
+	fs := newFlags("run")
+	path := configFlag(fs)
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	c, err := loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	j, err := app.OpenJournal(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	log := m.logger(c)
+	prg := &program{timeout: c.Service.StopTimeout}
+	if service.Interactive() {
+		return daemon.New(c, j, log).Run(ctx) // foreground: main's context ends on SIGINT/SIGTERM
+	}
+	scfg, err := serviceConfig(c, *path)
+	if err != nil {
+		return err
+	}
+	svc, err := service.New(prg, scfg)
+	if err != nil {
+		return err
+	}
+	if sl, err := svc.Logger(nil); err == nil {
+		log = slog.New(&serviceHandler{next: log.Handler(), out: sl})
+	}
+	prg.run = daemon.New(c, j, log).Run
+	return svc.Run()
+}
+
+func (m *Main) serviceCmd(_ context.Context, args []string) error {
+	actions := []string{"install", "uninstall", "start", "stop", "status"}
+	if len(args) == 0 || !slices.Contains(actions, args[0]) {
+		return errors.New("usage: xtmsyncd service install|uninstall|start|stop|status -config FILE")
+	}
+	fs := newFlags("service " + args[0])
+	path := configFlag(fs)
+	if _, err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	c, err := loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	scfg, err := serviceConfig(c, *path)
+	if err != nil {
+		return err
+	}
+	svc, err := service.New(&program{timeout: c.Service.StopTimeout}, scfg)
+	if err != nil {
+		return err
+	}
+	if args[0] == "status" {
+		st, err := svc.Status()
+		if err != nil {
+			return fmt.Errorf("service %s: %w", c.Service.Name, err)
+		}
+		fmt.Fprintf(m.Stdout, "%s: %s\n", c.Service.Name, map[service.Status]string{
+			service.StatusRunning: "running", service.StatusStopped: "stopped"}[st])
+		return nil
+	}
+	if err := service.Control(svc, args[0]); err != nil {
+		return fmt.Errorf("service %s %s: %w", args[0], c.Service.Name, err)
+	}
+	fmt.Fprintf(m.Stdout, "service %s: %s done\n", c.Service.Name, args[0])
+	return nil
+}
+
+// serviceHandler sends every record to the normal handler and to the service logger (the
+// Windows Event Log, or syslog/journald under systemd).
+type serviceHandler struct {
+	next slog.Handler
+	out  service.Logger
+	mu   sync.Mutex
+}
+
+func (h *serviceHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.next.Enabled(ctx, l)
+}
+func (h *serviceHandler) WithAttrs(a []slog.Attr) slog.Handler {
+	return &serviceHandler{next: h.next.WithAttrs(a), out: h.out}
+}
+func (h *serviceHandler) WithGroup(n string) slog.Handler {
+	return &serviceHandler{next: h.next.WithGroup(n), out: h.out}
+}
+
+func (h *serviceHandler) Handle(ctx context.Context, r slog.Record) error {
+	var b strings.Builder
+	b.WriteString(r.Message)
+	r.Attrs(func(a slog.Attr) bool {
+		b.WriteString(" " + a.String())
+		return true
+	})
+	h.mu.Lock()
+	switch {
+	case r.Level >= slog.LevelError:
+		_ = h.out.Error(b.String())
+	case r.Level >= slog.LevelWarn:
+		_ = h.out.Warning(b.String())
+	case r.Level >= slog.LevelInfo:
+		_ = h.out.Info(b.String())
+	}
+	h.mu.Unlock()
+	return h.next.Handle(ctx, r)
+}
