@@ -174,6 +174,9 @@ func (d *Daemon) RunJob(ctx context.Context, job string) (err error) {
 	return err
 }
 
+// Ready reports whether the daemon holds its lock and its schedules run.
+func (d *Daemon) Ready() bool { return d.ready.Load() }
+
 // Handler serves /healthz, /readyz and /metrics.
 func (d *Daemon) Handler() http.Handler {
 	mux := http.NewServeMux()

@@ -192,10 +192,7 @@ func TestDaemon_SecondInstanceRefused(t *testing.T) {
 	}
 	defer j2.Close()
 	var locked *journal.LockedError
-	waitFor(t, "the first daemon to hold the lock", 10*time.Second, func() bool {
-		_, err = j2.AcquireLock(context.Background(), daemon.LockDaemon, "probe", time.Minute)
-		return errors.As(err, &locked)
-	})
+	waitFor(t, "the first daemon to hold the lock", 10*time.Second, first.Ready)
 	err = daemon.New(f.cfg, j2, nil).Run(ctx)
 	if !errors.As(err, &locked) || !strings.Contains(err.Error(), "xtmsyncd run on") || locked.Since.IsZero() {
 		t.Fatalf("second instance: %v", err)

@@ -80,28 +80,44 @@ type Engine struct {
 // (directory.ErrUnsafePlan): an empty scope is far more often a broken filter than intent.
 func (e *Engine) Plan(ctx context.Context) (*plan.Plan, error) {
 	log := e.logger()
+	// The two forests are different servers: read them at the same time.
+	var (
+		entries []*directory.Entry
+		terr    error
+		tdur    time.Duration
+		wg      sync.WaitGroup
+	)
+	tctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wg.Go(func() {
+		t1 := time.Now()
+		entries, terr = e.Target.Entries(tctx)
+		tdur = time.Since(t1)
+	})
 	t0 := time.Now()
 	scope, err := e.Source.Scope(ctx)
+	sdur := time.Since(t0)
 	if err != nil {
+		cancel()
+		wg.Wait()
 		return nil, fmt.Errorf("read source: %w", err)
 	}
-	log.Info("source read", "mailboxes", len(scope.Mailboxes), "nested_groups", len(scope.NestedGroups), "elapsed", time.Since(t0).Round(time.Millisecond))
+	wg.Wait()
+	if terr != nil {
+		return nil, fmt.Errorf("read target: %w", terr)
+	}
+	log.Info("forests read", "mailboxes", len(scope.Mailboxes), "nested_groups", len(scope.NestedGroups),
+		"source_elapsed", sdur.Round(time.Millisecond), "target_objects", len(entries), "target_elapsed", tdur.Round(time.Millisecond))
 	if e.OnRead != nil {
-		e.OnRead(plan.ForestSource, time.Since(t0))
+		e.OnRead(plan.ForestSource, sdur)
+		e.OnRead(plan.ForestTarget, tdur)
 	}
 	if len(scope.Mailboxes) == 0 {
 		return nil, fmt.Errorf("%w: the source returned no mailboxes in scope; check scope.group and scope.filter", directory.ErrUnsafePlan)
 	}
-	t1 := time.Now()
-	entries, err := e.Target.Entries(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("read target: %w", err)
-	}
-	log.Info("target read", "objects", len(entries), "elapsed", time.Since(t1).Round(time.Millisecond))
-	if e.OnRead != nil {
-		e.OnRead(plan.ForestTarget, time.Since(t1))
-	}
+	t2 := time.Now()
 	p := plan.Build(scope.Mailboxes, e.Rules, entries, e.Diff)
+	log.Debug("plan built", "elapsed", time.Since(t2).Round(time.Millisecond))
 	p.Source = e.SourceName
 	p.DryRun = true
 	p.GeneratedAt = e.now().UTC()

@@ -38,6 +38,23 @@ func (c *Client) Apply(ctx context.Context, ch plan.Change) (string, error) {
 }
 
 func (c *Client) apply(conn Conn, ch plan.Change, req any) (string, error) {
+	if r, ok := req.(*ldap.AddRequest); ok {
+		// One search checks both preconditions of a create: the DN is still free, and no
+		// object took the ExchangeGUID since the plan was made.
+		if holder, err := c.takenBy(conn, ch.DN, ch.Key); err != nil {
+			return "", err
+		} else if holder != "" {
+			return "", fmt.Errorf("%w: %s", directory.ErrStalePlan, holder)
+		}
+		if err := conn.Add(r); err != nil {
+			return "", fmt.Errorf("add: %w", err)
+		}
+		after, err := read(conn, ch.DN, []string{directory.AttrObjectGUID})
+		if err != nil || after == nil {
+			return "", nil // written; the objectGUID is only informative
+		}
+		return after.ObjectGUID.String(), nil
+	}
 	names := []string{directory.AttrObjectGUID, directory.AttrMailboxGUID, c.opt.OwnerAttr}
 	for _, a := range ch.Attrs {
 		names = append(names, a.Name)
@@ -47,23 +64,6 @@ func (c *Client) apply(conn Conn, ch plan.Change, req any) (string, error) {
 		return "", fmt.Errorf("re-read before write: %w", err)
 	}
 	switch r := req.(type) {
-	case *ldap.AddRequest:
-		if cur != nil {
-			return "", fmt.Errorf("%w: %s exists now; it did not when the plan was made", directory.ErrStalePlan, ch.DN)
-		}
-		if holder, err := c.holderOf(conn, ch.Key); err != nil {
-			return "", err
-		} else if holder != "" {
-			return "", fmt.Errorf("%w: ExchangeGUID %s is now on %s", directory.ErrStalePlan, ch.Key, holder)
-		}
-		if err := conn.Add(r); err != nil {
-			return "", fmt.Errorf("add: %w", err)
-		}
-		after, err := read(conn, ch.DN, []string{directory.AttrObjectGUID})
-		if err != nil || after == nil {
-			return "", nil // written; the GUID is only informative
-		}
-		return after.ObjectGUID.String(), nil
 	case *ldap.ModifyRequest:
 		if err := c.check(cur, ch, !c.opt.SkipOwnerCheck); err != nil {
 			return "", err
@@ -84,6 +84,39 @@ func (c *Client) apply(conn Conn, ch plan.Change, req any) (string, error) {
 	return "", fmt.Errorf("unexpected request %T", req)
 }
 
+// takenBy says why a planned create would be stale: an object now at dn, or one holding the
+// ExchangeGUID key; "" when neither exists.
+func (c *Client) takenBy(conn Conn, dn, key string) (string, error) {
+	f := "(distinguishedName=" + ldap.EscapeFilter(dn) + ")"
+	if key != "" {
+		g, err := directory.ParseGUID(key)
+		if err != nil {
+			return "", fmt.Errorf("change key: %w", err)
+		}
+		f = "(|" + f + "(" + directory.AttrMailboxGUID + "=" + g.FilterValue() + "))"
+	}
+	res, err := conn.Search(ldap.NewSearchRequest(c.opt.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 2, 0, false,
+		f, []string{directory.AttrMailboxGUID}, nil))
+	if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) {
+		return "", fmt.Errorf("re-check before create: %w", err)
+	}
+	if res == nil || len(res.Entries) == 0 {
+		return "", nil
+	}
+	e := res.Entries[0]
+	if strings.EqualFold(normDN(e.DN), normDN(dn)) {
+		return dn + " exists now; it did not when the plan was made", nil
+	}
+	return "ExchangeGUID " + key + " is now on " + e.DN, nil
+}
+
+func normDN(dn string) string {
+	if d, err := ldap.ParseDN(dn); err == nil {
+		return d.String()
+	}
+	return dn
+}
+
 // check is the compare-and-set guard of an update or delete: the object still exists, is the
 // same object, carries the marker (when required) and holds every planned before-value.
 func (c *Client) check(cur *directory.Entry, ch plan.Change, owner bool) error {
@@ -102,23 +135,6 @@ func (c *Client) check(cur *directory.Entry, ch plan.Change, owner bool) error {
 		}
 	}
 	return nil
-}
-
-// holderOf returns the DN of a target object holding the ExchangeGUID, or "".
-func (c *Client) holderOf(conn Conn, key string) (string, error) {
-	g, err := directory.ParseGUID(key)
-	if err != nil {
-		return "", fmt.Errorf("change key: %w", err)
-	}
-	res, err := conn.Search(ldap.NewSearchRequest(c.opt.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 2, 0, false,
-		"("+directory.AttrMailboxGUID+"="+g.FilterValue()+")", []string{"1.1"}, nil))
-	if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) {
-		return "", fmt.Errorf("look up ExchangeGUID %s: %w", key, err)
-	}
-	if res != nil && len(res.Entries) > 0 {
-		return res.Entries[0].DN, nil
-	}
-	return "", nil
 }
 
 // sameSet compares values as sets: case-insensitively for strings, exactly for binary values.
