@@ -35,6 +35,8 @@ type Config struct {
 	Journal Journal `yaml:"journal"`
 	// Service configures `xtmsyncd run` and the installed service.
 	Service Service `yaml:"service"`
+	// Graph, when set, adds the checks only the tenants can answer (Microsoft Graph, app-only).
+	Graph *Graph `yaml:"graph"`
 	// Log configures diagnostics on stderr.
 	Log Log `yaml:"log"`
 
@@ -158,6 +160,43 @@ type Service struct {
 	StatusListen string `yaml:"status_listen"`
 }
 
+// Graph configures the app-only Microsoft Graph access to both tenants.
+type Graph struct {
+	// AuthorityHost is the Entra sign-in host (national clouds differ).
+	AuthorityHost string `yaml:"authority_host"`
+	// URL is the Microsoft Graph endpoint (https://graph.microsoft.com, or a national cloud's).
+	URL string `yaml:"url"`
+	// Source and Target are the two tenants' app registrations.
+	Source GraphApp `yaml:"source"`
+	Target GraphApp `yaml:"target"`
+	// T2TServicePlans are matched (case-insensitive substrings) against service plan names to
+	// find the Cross Tenant User Data Migration licence; its identifiers are not documented.
+	T2TServicePlans []string `yaml:"t2t_service_plans"`
+	// MaxWait bounds the time one request may spend waiting on throttling (Retry-After).
+	MaxWait time.Duration `yaml:"max_wait"`
+}
+
+// GraphApp is one tenant's app registration (application permissions: User.Read.All,
+// Group.Read.All, MailboxSettings.Read).
+type GraphApp struct {
+	TenantID string `yaml:"tenant_id"`
+	ClientID string `yaml:"client_id"`
+	// ClientSecret must be a ${ENV} reference; or ClientSecretFile; or CertificateFile (PEM with
+	// the certificate and its private key).
+	ClientSecret     string `yaml:"client_secret"`
+	ClientSecretFile string `yaml:"client_secret_file"`
+	CertificateFile  string `yaml:"certificate_file"`
+
+	secret Secret
+	cert   []byte
+}
+
+// Secret returns the resolved client secret (zero when a certificate is used).
+func (a *GraphApp) Secret() Secret { return a.secret }
+
+// CertPEM returns the certificate file's content (nil when a secret is used).
+func (a *GraphApp) CertPEM() []byte { return a.cert }
+
 // Jobs the daemon knows.
 var Jobs = []string{"sync", "validate", "batches", "cutover"}
 
@@ -176,6 +215,14 @@ type Journal struct {
 type Log struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
 	Format string `yaml:"format"` // text or json
+}
+
+func (c *Config) graphPaths() []*string {
+	if c.Graph == nil {
+		return nil
+	}
+	g := c.Graph
+	return []*string{&g.Source.ClientSecretFile, &g.Source.CertificateFile, &g.Target.ClientSecretFile, &g.Target.CertificateFile}
 }
 
 // Default returns the defaults the file is read over.
@@ -228,6 +275,11 @@ func parse(raw []byte, dir string) (*Config, error) {
 	if dir != "" {
 		for _, p := range []*string{&c.Source.CAFile, &c.Source.BindPasswordFile, &c.Target.CAFile,
 			&c.Target.BindPasswordFile, &c.Journal.Path, &c.Service.ReportsDir, &c.Service.CompletedDir} {
+			if *p != "" && !filepath.IsAbs(*p) {
+				*p = filepath.Join(dir, *p)
+			}
+		}
+		for _, p := range c.graphPaths() {
 			if *p != "" && !filepath.IsAbs(*p) {
 				*p = filepath.Join(dir, *p)
 			}

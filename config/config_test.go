@@ -682,7 +682,7 @@ func TestExample_ParsesWithOnlyExternalFileErrors(t *testing.T) {
 	_, err := config.Parse(raw)
 	// The example names files that exist only on a real host; nothing else may be wrong, in
 	// particular no unknown key (which would not be a *FieldError).
-	want := []string{"source.ca_file", "target.bind_password_file", "target.ca_file"}
+	want := []string{"graph.source.client_secret_file", "graph.target.certificate_file", "source.ca_file", "target.bind_password_file", "target.ca_file"}
 	if got := fields(t, err); !slices.Equal(got, want) {
 		t.Fatalf("fields = %v, want %v (error: %v)", got, want, err)
 	}
@@ -693,6 +693,8 @@ func TestExample_ParsesWithOnlyExternalFileErrors(t *testing.T) {
 			"/etc/xtmsyncd/contoso-ca.pem":   filepath.Join(dir, "contoso-ca.pem"),
 			"/etc/xtmsyncd/northwind-ca.pem": filepath.Join(dir, "northwind-ca.pem"),
 			"/run/secrets/xtm-target":        filepath.Join(dir, "xtm-target"),
+			"/run/secrets/xtm-graph-source":  filepath.Join(dir, "xtm-graph-source"),
+			"/etc/xtmsyncd/graph-target.pem": filepath.Join(dir, "graph-target.pem"),
 		}
 		s := string(raw)
 		for from, to := range files {

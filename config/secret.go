@@ -50,33 +50,42 @@ var envRef = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$|^\$([A-Za-z_][
 
 // resolveSecret turns bind_password (${ENV} only) or bind_password_file into the secret.
 func (d *Directory) resolveSecret(field string, add func(field, msg string)) {
+	if s, ok := resolve(field, "bind_password", d.BindPassword, d.BindPasswordFile, add); ok {
+		d.password = s
+	}
+}
+
+// resolve reads a secret from an ${ENV} reference (value) or a file, reporting problems under
+// field.name and field.name_file. ok is false when neither is set or a problem was reported.
+func resolve(field, name, value, file string, add func(field, msg string)) (Secret, bool) {
 	switch {
-	case d.BindPassword != "" && d.BindPasswordFile != "":
-		add(field+".bind_password", "set bind_password or bind_password_file, not both")
-	case d.BindPassword != "":
-		m := envRef.FindStringSubmatch(d.BindPassword)
+	case value != "" && file != "":
+		add(field+"."+name, fmt.Sprintf("set %s or %s_file, not both", name, name))
+	case value != "":
+		m := envRef.FindStringSubmatch(value)
 		if m == nil {
-			add(field+".bind_password", "secrets are never written in the file: use ${ENV_VAR} or bind_password_file")
-			return
+			add(field+"."+name, fmt.Sprintf("secrets are never written in the file: use ${ENV_VAR} or %s_file", name))
+			return Secret{}, false
 		}
-		name := m[1] + m[2]
-		v, ok := os.LookupEnv(name)
+		env := m[1] + m[2]
+		v, ok := os.LookupEnv(env)
 		if !ok || v == "" {
-			add(field+".bind_password", fmt.Sprintf("environment variable %s is not set or empty", name))
-			return
+			add(field+"."+name, fmt.Sprintf("environment variable %s is not set or empty", env))
+			return Secret{}, false
 		}
-		d.SetPassword(v)
-	case d.BindPasswordFile != "":
-		b, err := os.ReadFile(d.BindPasswordFile)
+		return NewSecret(v), true
+	case file != "":
+		b, err := os.ReadFile(file)
 		if err != nil {
-			add(field+".bind_password_file", fmt.Sprintf("cannot read: %v", err))
-			return
+			add(field+"."+name+"_file", fmt.Sprintf("cannot read: %v", err))
+			return Secret{}, false
 		}
 		v := strings.TrimRight(string(b), "\r\n")
 		if v == "" {
-			add(field+".bind_password_file", d.BindPasswordFile+" is empty")
-			return
+			add(field+"."+name+"_file", file+" is empty")
+			return Secret{}, false
 		}
-		d.SetPassword(v)
+		return NewSecret(v), true
 	}
+	return Secret{}, false
 }

@@ -135,6 +135,9 @@ func (c *Config) Validate() error {
 		add("limits.max_changes", "must be at least 1")
 	}
 	c.Service.validate(add)
+	if c.Graph != nil {
+		c.Graph.validate(add)
+	}
 	if c.Journal.Path == "" {
 		add("journal.path", "required")
 	}
@@ -263,5 +266,54 @@ func (s *Service) validate(add func(field, msg string)) {
 		} else if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 			add("service.status_listen", "serve the status endpoint on a loopback address (127.0.0.1 or ::1); put a reverse proxy in front to expose it")
 		}
+	}
+}
+
+func (g *Graph) validate(add func(field, msg string)) {
+	if g.AuthorityHost == "" {
+		g.AuthorityHost = "https://login.microsoftonline.com"
+	}
+	if g.URL == "" {
+		g.URL = "https://graph.microsoft.com"
+	}
+	if len(g.T2TServicePlans) == 0 {
+		g.T2TServicePlans = []string{"T2TMBXMOVE"}
+	}
+	if g.MaxWait == 0 {
+		g.MaxWait = time.Minute
+	}
+	for field, u := range map[string]string{"graph.authority_host": g.AuthorityHost, "graph.url": g.URL} {
+		if p, err := url.Parse(u); err != nil || p.Scheme != "https" || p.Host == "" {
+			add(field, fmt.Sprintf("%q: an https:// URL", u))
+		}
+	}
+	for name, a := range map[string]*GraphApp{"graph.source": &g.Source, "graph.target": &g.Target} {
+		a.validate(name, add)
+	}
+}
+
+var guidRE = regexp.MustCompile(`^(?i)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+func (a *GraphApp) validate(field string, add func(field, msg string)) {
+	if a.TenantID == "" {
+		add(field+".tenant_id", "required: the tenant's ID (a GUID) or its initial domain")
+	}
+	if !guidRE.MatchString(a.ClientID) {
+		add(field+".client_id", fmt.Sprintf("%q: the app registration's application (client) ID, a GUID", a.ClientID))
+	}
+	s, ok := resolve(field, "client_secret", a.ClientSecret, a.ClientSecretFile, add)
+	switch {
+	case a.CertificateFile != "" && (a.ClientSecret != "" || a.ClientSecretFile != ""):
+		add(field+".certificate_file", "use a client secret or a certificate, not both")
+	case a.CertificateFile != "":
+		b, err := os.ReadFile(a.CertificateFile)
+		if err != nil {
+			add(field+".certificate_file", fmt.Sprintf("cannot read: %v", err))
+		}
+		a.cert = b
+	case ok:
+		a.secret = s
+	case a.ClientSecret == "" && a.ClientSecretFile == "":
+		add(field+".client_secret", "required: ${ENV_VAR}, client_secret_file or certificate_file")
 	}
 }

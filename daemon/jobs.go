@@ -41,6 +41,13 @@ func (d *Daemon) job(ctx context.Context, job string, log *slog.Logger) (string,
 		d.Metrics.inScope.Set(float64(p.Summary.Create + p.Summary.Update + p.Summary.Unchanged + p.Summary.Conflict + p.Summary.Invalid))
 		return d.apply(ctx, r, job, p)
 	case "cutover":
+		if r.Tenants != nil { // the tenants say which moves completed
+			p, err := r.PlanCutover(ctx, app.GraphCompletions{R: r})
+			if err != nil {
+				return d.planFailed(ctx, job, err)
+			}
+			return d.apply(ctx, r, job, p)
+		}
 		files, err := filepath.Glob(filepath.Join(d.cfg.Service.CompletedDir, "*.csv"))
 		if err != nil || len(files) == 0 {
 			d.journalRun(ctx, job, "job", journal.OutcomeOK, map[string]any{"files": 0, "dir": d.cfg.Service.CompletedDir}, err)

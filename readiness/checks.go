@@ -57,6 +57,11 @@ const (
 	TargetDelivery     = "TARGET-DELIVERY-PROXY"
 	TargetRemoteType8  = "TARGET-REMOTE-TYPE-8"
 	TargetOutOfDate    = "TARGET-OUT-OF-DATE"
+
+	CloudT2T        = "CLOUD-T2T-LICENSE"
+	CloudEXOLicense = "CLOUD-EXO-LICENSE"
+	CloudSynced     = "CLOUD-SYNCED"
+	CloudScope      = "CLOUD-SCOPE"
 )
 
 // Catalogue lists every check, on-premises ones first, in report order.
@@ -84,9 +89,10 @@ var Catalogue = []Check{
 	{TargetRemoteType8, "target msExchRemoteRecipientType is not 8", Error, "article: 8 (DeprovisionMailbox) triggers proxy scrubbing", true},
 	{TargetOutOfDate, "target matches what xtmsyncd would write", Warning, "xtmsyncd plan", true},
 
-	{"CLOUD-T2T-LICENSE", "Cross Tenant User Data Migration licence on source or target", Error, "validation script check 3", false},
-	{"CLOUD-EXO-LICENSE", "no Exchange Online licence applied before the ExchangeGUID", Error, "article: a licence first provisions a new mailbox", false},
-	{"CLOUD-SYNCED", "Azure AD Connect carried the MailUser to the target tenant", Error, "article: verify msExchMailboxGUID / proxyAddresses sync", false},
+	{CloudT2T, "Cross Tenant User Data Migration licence on source or target", Error, "validation script check 3", false},
+	{CloudEXOLicense, "no Exchange Online licence applied before the ExchangeGUID", Error, "article: a licence first provisions a new mailbox", false},
+	{CloudSynced, "Azure AD Connect carried the MailUser to the target tenant", Error, "article: verify msExchMailboxGUID / proxyAddresses sync", false},
+	{CloudScope, "the scope group's cloud membership matches on-premises", Error, "MailboxMovePublishedScopes is evaluated in the source tenant", false},
 	{"CLOUD-HOLDS", "no delay, compliance-tag, in-place or org-wide holds in Exchange Online", Error, "validation script check 4", false},
 	{"CLOUD-AUX-ARCHIVE", "at most 12 auxiliary archives (they exist only in Exchange Online)", Error, "validation script check 2", false},
 	{"CLOUD-SUBSTRATE-HOLDS", "archive SubstrateHolds folder empty", Error, "validation script check 5", false},

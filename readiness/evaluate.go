@@ -101,33 +101,7 @@ func Evaluate(in Input) *Report {
 	slices.SortFunc(r.Mailboxes, func(a, b Result) int {
 		return strings.Compare(strings.ToLower(a.Source), strings.ToLower(b.Source))
 	})
-	failed := map[string]int{}
-	for _, res := range r.Mailboxes {
-		r.Summary.Total++
-		switch res.Verdict {
-		case Ready:
-			r.Summary.Ready++
-		case Warn:
-			r.Summary.Warning++
-		case Blocked:
-			r.Summary.Blocked++
-		}
-		seen := map[string]bool{}
-		for _, f := range res.Findings {
-			if !seen[f.Check] {
-				seen[f.Check] = true
-				failed[f.Check]++
-			}
-		}
-	}
-	failed[ScopeNestedGroup] = len(r.Scope)
-	for _, c := range Catalogue {
-		s := CheckSummary{Check: c, Failed: failed[c.ID], Status: "checked"}
-		if !c.OnPrem {
-			s.Status = "not checked from on-premises"
-		}
-		r.Checks = append(r.Checks, s)
-	}
+	r.summarize(nil)
 	return r
 }
 
@@ -228,4 +202,52 @@ func targetFindings(m *directory.Mailbox, c *plan.Change, in Input, res *Result,
 	}
 	res.TargetAddress = e.First(directory.AttrMail)
 	checkTarget(m, e, c, in.Rules, add)
+}
+
+// summarize recomputes the verdict counts and the table by check; checks named in viaGraph
+// were answered by the tenants.
+func (r *Report) summarize(viaGraph map[string]bool) {
+	r.Summary = Summary{}
+	r.Checks = r.Checks[:0]
+	failed := map[string]int{}
+	for i := range r.Mailboxes {
+		res := &r.Mailboxes[i]
+		res.Verdict = Ready
+		for _, f := range res.Findings {
+			if f.Severity == Error {
+				res.Verdict = Blocked
+				break
+			}
+			res.Verdict = Warn
+		}
+		r.Summary.Total++
+		switch res.Verdict {
+		case Ready:
+			r.Summary.Ready++
+		case Warn:
+			r.Summary.Warning++
+		case Blocked:
+			r.Summary.Blocked++
+		}
+		seen := map[string]bool{}
+		for _, f := range res.Findings {
+			if !seen[f.Check] {
+				seen[f.Check] = true
+				failed[f.Check]++
+			}
+		}
+	}
+	for _, f := range r.Scope {
+		failed[f.Check]++
+	}
+	for _, c := range Catalogue {
+		s := CheckSummary{Check: c, Failed: failed[c.ID], Status: "checked"}
+		switch {
+		case viaGraph[c.ID]:
+			s.Status = "checked (Microsoft Graph)"
+		case !c.OnPrem:
+			s.Status = "not checked from on-premises"
+		}
+		r.Checks = append(r.Checks, s)
+	}
 }

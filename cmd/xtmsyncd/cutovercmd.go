@@ -33,13 +33,17 @@ func (m *Main) cutover(ctx context.Context, args []string) error {
 		out:        fs.String("out", "", "write the plan to this file instead of stdout"),
 	}
 	completed := fs.String("completed", "", "CSV of completed moves exported from the target tenant (Get-MoveRequest -Flags CrossTenant | Export-Csv)")
+	fromGraph := fs.Bool("from-graph", false, "ask the tenants instead: a move completed when the target user has a mailbox and the source user has none")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *completed == "" {
-		return errors.New("cutover: --completed FILE is required (a CSV exported from the target tenant)")
+	if (*completed == "") == !*fromGraph {
+		return errors.New("cutover: give either --completed FILE (a CSV exported from the target tenant) or --from-graph")
 	}
 	return m.planAndApply(ctx, a, "cutover", 0, func(r *app.Rig) (*plan.Plan, error) {
+		if *fromGraph {
+			return r.PlanCutover(ctx, app.GraphCompletions{R: r})
+		}
 		return r.PlanCutover(ctx, cutover.CSVFile(*completed))
 	})
 }

@@ -42,7 +42,7 @@ Usage:
                                             readiness per mailbox (read only)
   xtmsyncd batches -config FILE [--size N] [--outdir DIR] [--include-warnings]
                                             New-MigrationBatch CSVs, delegates kept together (read only)
-  xtmsyncd cutover -config FILE --completed FILE [--confirm] [-o text|json|ldif]
+  xtmsyncd cutover -config FILE --completed FILE|--from-graph [--confirm] [-o text|json|ldif]
                                             after moves complete: target MailUser -> remote mailbox,
                                             source targetAddress -> target, Send on Behalf restamped
   xtmsyncd rollback RUN -config FILE [--confirm]   undo a journaled run, object by object

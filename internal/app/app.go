@@ -27,6 +27,8 @@ type Rig struct {
 	Engine *engine.Engine
 	Source *ldapsrc.Reader
 	Target *writer.Client
+	// Tenants are the Graph clients (nil when graph is not configured).
+	Tenants *Tenants
 	// SourceWriter writes the source forest (cutover only): no ownership marker there, every
 	// change compare-and-set, never outside source.base_dn.
 	SourceWriter *writer.Client
@@ -57,11 +59,18 @@ func Build(ctx context.Context, c *config.Config, log *slog.Logger) (*Rig, error
 		tgt.Close()
 		return nil, err
 	}
+	tenants, err := NewTenants(c)
+	if err != nil {
+		srcConn.Close()
+		tgt.Close()
+		srcW.Close()
+		return nil, err
+	}
 	e := &engine.Engine{
 		Source: src, Target: tgt, SourceWriter: srcW, Rules: Rules(c), Diff: DiffOptions(c),
 		Limits: plan.Limits{MaxChanges: c.Limits.MaxChanges}, Log: log, SourceName: c.Source.BaseDN + " (" + c.Source.URL + ")",
 	}
-	return &Rig{Config: c, Log: log, Engine: e, Source: src, Target: tgt, SourceWriter: srcW,
+	return &Rig{Config: c, Log: log, Engine: e, Source: src, Target: tgt, SourceWriter: srcW, Tenants: tenants,
 		close: func() { srcConn.Close(); tgt.Close(); srcW.Close() }}, nil
 }
 

@@ -26,6 +26,14 @@ func (r *Rig) Validate(ctx context.Context) (*readiness.Report, error) {
 	for _, e := range entries {
 		byDN[strings.ToLower(e.DN)] = e
 	}
-	return readiness.Evaluate(readiness.Input{Scope: scope, Group: r.Config.Scope.Group, Rules: r.Engine.Rules,
-		Plan: p, Target: byDN, Now: time.Now()}), nil
+	rep := readiness.Evaluate(readiness.Input{Scope: scope, Group: r.Config.Scope.Group, Rules: r.Engine.Rules,
+		Plan: p, Target: byDN, Now: time.Now()})
+	if r.Tenants != nil {
+		c, err := r.cloud(ctx, rep, scope, byDN)
+		if err != nil {
+			return nil, fmt.Errorf("cloud checks: %w", err)
+		}
+		readiness.ApplyCloud(rep, c)
+	}
+	return rep, nil
 }
