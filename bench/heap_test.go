@@ -23,6 +23,11 @@ func TestHeapProfile100k(t *testing.T) {
 	base := heapMB()
 	src, tgt := population(100_000, 100_000)
 	inputs := heapMB() - base
+	srcOnly, _ := population(100_000, 0)
+	sources := heapMB() - base - inputs
+	runtime.KeepAlive(srcOnly)
+	srcOnly = nil
+	t.Logf("live heap: sources alone %.0f MB", sources)
 	p := plan.Build(src, rules, tgt, plan.Options{OU: ou, Anchor: "mailNickname", OwnerAttr: rules.OwnerAttr, OwnerValue: rules.OwnerValue})
 	withPlan := heapMB() - base
 	t.Logf("live heap: inputs %.0f MB (sources and target entries), plan %.0f MB (%d changes)", inputs, withPlan-inputs, len(p.Changes))

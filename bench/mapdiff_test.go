@@ -4,6 +4,7 @@ package bench
 
 import (
 	"fmt"
+	"strings"
 	"runtime"
 	"syscall"
 	"testing"
@@ -45,10 +46,15 @@ func population(n, existing int) ([]directory.Mailbox, []*directory.Entry) {
 	desired, _ := mapper.Map(src, rules)
 	var tgt []*directory.Entry
 	for i, d := range desired[:existing] {
-		e := directory.NewEntry("CN=" + d.CN + "," + ou)
+		// as writer.decodeEntry builds them: a map sized by the values read, fresh strings
+		e := &directory.Entry{DN: "CN=" + d.CN + "," + ou, Attrs: make(map[string][]string, len(d.Attrs)+1)}
 		for k, v := range d.Attrs {
 			if len(v) > 0 {
-				e.Attrs[k] = v
+				vals := make([]string, len(v))
+				for i, s := range v {
+					vals[i] = strings.Clone(s)
+				}
+				e.Attrs[k] = vals
 			}
 		}
 		e.Attrs["sAMAccountName"] = []string{d.SAMBase}
