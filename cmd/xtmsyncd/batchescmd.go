@@ -17,11 +17,7 @@ func (m *Main) batches(ctx context.Context, args []string) error {
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	c, err := loadConfig(*path)
-	if err != nil {
-		return err
-	}
-	r, err := app.Build(ctx, c, m.logger(c))
+	r, err := m.connect(ctx, *path)
 	if err != nil {
 		return err
 	}

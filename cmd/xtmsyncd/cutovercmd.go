@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"strconv"
 	"time"
@@ -23,15 +24,19 @@ type applyFlags struct {
 	out        *string
 }
 
-func (m *Main) cutover(ctx context.Context, args []string) error {
-	fs := newFlags("cutover")
-	a := &applyFlags{
+func newApplyFlags(fs *flag.FlagSet, what string) *applyFlags {
+	return &applyFlags{
 		path:       configFlag(fs),
-		confirm:    fs.Bool("confirm", false, "apply the plan (without it, nothing is written)"),
-		allowLarge: fs.Bool("allow-large-plan", false, "apply even when the plan writes more than limits.max_changes objects"),
+		confirm:    fs.Bool("confirm", false, "apply the "+what+" (without it, nothing is written)"),
+		allowLarge: fs.Bool("allow-large-plan", false, "apply even when the "+what+" writes more than limits.max_changes objects"),
 		format:     fs.String("o", "text", "plan output: text, json or ldif"),
 		out:        fs.String("out", "", "write the plan to this file instead of stdout"),
 	}
+}
+
+func (m *Main) cutover(ctx context.Context, args []string) error {
+	fs := newFlags("cutover")
+	a := newApplyFlags(fs, "plan")
 	completed := fs.String("completed", "", "CSV of completed moves exported from the target tenant (Get-MoveRequest -Flags CrossTenant | Export-Csv)")
 	fromGraph := fs.Bool("from-graph", false, "ask the tenants instead: a move completed when the target user has a mailbox and the source user has none")
 	if _, err := parseFlags(fs, args); err != nil {
@@ -50,13 +55,7 @@ func (m *Main) cutover(ctx context.Context, args []string) error {
 
 func (m *Main) rollback(ctx context.Context, args []string) error {
 	fs := newFlags("rollback")
-	a := &applyFlags{
-		path:       configFlag(fs),
-		confirm:    fs.Bool("confirm", false, "apply the inverse (without it, nothing is written)"),
-		allowLarge: fs.Bool("allow-large-plan", false, "apply even when the inverse writes more than limits.max_changes objects"),
-		format:     fs.String("o", "text", "plan output: text, json or ldif"),
-		out:        fs.String("out", "", "write the plan to this file instead of stdout"),
-	}
+	a := newApplyFlags(fs, "inverse")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -81,15 +80,12 @@ func (m *Main) rollback(ctx context.Context, args []string) error {
 // planAndApply is the shared path of cutover and rollback: plan, render, and with --confirm
 // apply through the engine, journaled like sync.
 func (m *Main) planAndApply(ctx context.Context, a *applyFlags, kind string, parent int64, build func(*app.Rig) (*plan.Plan, error)) error {
-	c, err := loadConfig(*a.path)
-	if err != nil {
-		return err
-	}
-	r, err := app.Build(ctx, c, m.logger(c))
+	r, err := m.connect(ctx, *a.path)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
+	c := r.Config
 	p, err := build(r)
 	if err != nil {
 		return err

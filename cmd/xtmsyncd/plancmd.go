@@ -25,11 +25,7 @@ func (m *Main) plan(ctx context.Context, args []string) error {
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	c, err := loadConfig(*path)
-	if err != nil {
-		return err
-	}
-	r, err := app.Build(ctx, c, m.logger(c))
+	r, err := m.connect(ctx, *path)
 	if err != nil {
 		return err
 	}
@@ -78,15 +74,12 @@ func (m *Main) sync(ctx context.Context, args []string) error {
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	c, err := loadConfig(*path)
-	if err != nil {
-		return err
-	}
-	r, err := app.Build(ctx, c, m.logger(c))
+	r, err := m.connect(ctx, *path)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
+	c := r.Config
 	p, err := r.Engine.Plan(ctx)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -8,6 +9,7 @@ import (
 	"os/user"
 
 	"github.com/xtmsyncd/xtmsyncd/config"
+	"github.com/xtmsyncd/xtmsyncd/internal/app"
 )
 
 func (m *Main) logger(c *config.Config) *slog.Logger {
@@ -50,4 +52,13 @@ func writeTo(out string, stdout io.Writer, fn func(io.Writer) error) error {
 		return err
 	}
 	return f.Close()
+}
+
+// connect loads the configuration and connects to both forests (and the tenants, if configured).
+func (m *Main) connect(ctx context.Context, path string) (*app.Rig, error) {
+	c, err := loadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	return app.Build(ctx, c, m.logger(c))
 }
