@@ -24,5 +24,10 @@ step "xtmsyncd sync --confirm"
 $x sync -config configs/demo.yaml --confirm -o json > out/sync-plan.json
 step "xtmsyncd plan again: nothing left to do"
 $x plan -config configs/demo.yaml --detailed-exitcode && echo "plan is empty (exit 0)"
+step "xtmsyncd validate: which mailboxes can move (exit 5: some are blocked, as the demo intends)"
+$x validate -config configs/demo.yaml -o csv --out out/validate.csv 2>/dev/null || true
+$x validate -config configs/demo.yaml 2>/dev/null | sed -n '1,3p;/^blocked\|^warning/p' || true
+step "xtmsyncd batches: New-MigrationBatch files in out/batches (delegates kept together)"
+$x batches -config configs/demo.yaml --outdir out/batches --size 10 2>/dev/null | grep -v '^left out'
 step "xtmsyncd journal list"
 $x journal list -config configs/demo.yaml
