@@ -4,8 +4,8 @@ package bench
 
 import (
 	"fmt"
-	"strings"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 
