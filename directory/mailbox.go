@@ -31,7 +31,6 @@ type Mailbox struct {
 
 	PublicDelegates  []string // DNs this mailbox granted Send on Behalf to
 	DelegateListLink []string // DNs with full access automapping to this mailbox
-	MemberOf         []string
 
 	// Scope notes how the mailbox entered the scope ("group", "filter", "group+filter").
 	Scope string

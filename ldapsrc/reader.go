@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/go-ldap/ldap/v3"
 	"github.com/xtmsyncd/xtmsyncd/directory"
@@ -52,7 +53,7 @@ var MailboxAttributes = []string{
 	directory.AttrRecipientTypeDetails, directory.AttrRecipientDisplayType, directory.AttrRemoteRecipientType,
 	directory.AttrELCMailboxFlags, directory.AttrLitigationHoldDate, directory.AttrUserHoldPolicies,
 	directory.AttrBlockedSendersHash, directory.AttrSafeSendersHash, directory.AttrSafeRecipientsHash,
-	directory.AttrPublicDelegates, directory.AttrDelegateListLink, directory.AttrMemberOf,
+	directory.AttrPublicDelegates, directory.AttrDelegateListLink,
 }
 
 // UserFilter returns the filter for the mailboxes in scope: users (not computers), direct
@@ -71,48 +72,53 @@ func UserFilter(group, extra string) string {
 // Scope reads the mailboxes in scope and reports nested groups and members that are not users.
 func (r *Reader) Scope(ctx context.Context) (*directory.Scope, error) {
 	s := &directory.Scope{}
-	var members map[string]bool
+	// The scope group's members and nested groups are read while the mailboxes page in.
+	var (
+		vals []string
+		gerr error
+		wg   sync.WaitGroup
+	)
 	if r.opt.Group != "" {
-		vals, err := r.groupMembers(ctx)
-		if err != nil {
-			return nil, err
-		}
-		members = make(map[string]bool, len(vals))
-		for _, v := range vals {
-			members[strings.ToLower(v)] = true
-		}
-		nested, err := r.nestedGroups(ctx)
-		if err != nil {
-			return nil, err
-		}
-		s.NestedGroups = nested
-		for _, g := range nested {
-			delete(members, strings.ToLower(g.DN))
-		}
+		wg.Go(func() {
+			if vals, gerr = r.groupMembers(ctx); gerr == nil {
+				s.NestedGroups, gerr = r.nestedGroups(ctx)
+			}
+		})
 	}
 	req := ldap.NewSearchRequest(r.opt.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
 		UserFilter(r.opt.Group, r.opt.Filter), MailboxAttributes, nil)
+	scope := "filter"
+	switch {
+	case r.opt.Group != "" && r.opt.Filter != "":
+		scope = "group+filter"
+	case r.opt.Group != "":
+		scope = "group"
+	}
+	users := map[string]bool{}
 	refs, err := Paged(ctx, r.conn, req, r.opt.PageSize, func(e *ldap.Entry) error {
 		m := decodeMailbox(e)
-		switch {
-		case r.opt.Group != "" && r.opt.Filter != "":
-			m.Scope = "group+filter"
-		case r.opt.Group != "":
-			m.Scope = "group"
-		default:
-			m.Scope = "filter"
-		}
+		m.Scope = scope
 		s.Mailboxes = append(s.Mailboxes, m)
-		delete(members, strings.ToLower(e.DN))
+		users[strings.ToLower(e.DN)] = true
 		return nil
 	})
+	wg.Wait()
+	if gerr != nil {
+		return nil, gerr
+	}
 	if err != nil {
 		return nil, fmt.Errorf("ldapsrc: read mailboxes: %w", err)
 	}
 	s.Referrals = refs
-	if r.opt.Filter == "" {
-		for dn := range members {
-			s.Skipped = append(s.Skipped, directory.Skipped{DN: dn, Reason: "member of the scope group but not a user object (contact, computer or other)"})
+	if r.opt.Group != "" && r.opt.Filter == "" {
+		groups := map[string]bool{}
+		for _, g := range s.NestedGroups {
+			groups[strings.ToLower(g.DN)] = true
+		}
+		for _, v := range vals {
+			if k := strings.ToLower(v); !users[k] && !groups[k] {
+				s.Skipped = append(s.Skipped, directory.Skipped{DN: v, Reason: "member of the scope group but not a user object (contact, computer or other)"})
+			}
 		}
 	}
 	slices.SortFunc(s.Skipped, func(a, b directory.Skipped) int { return strings.Compare(a.DN, b.DN) })
@@ -177,7 +183,6 @@ func decodeMailbox(e *ldap.Entry) directory.Mailbox {
 		UserHoldPolicies:   e.GetAttributeValues(directory.AttrUserHoldPolicies),
 		PublicDelegates:    e.GetAttributeValues(directory.AttrPublicDelegates),
 		DelegateListLink:   e.GetAttributeValues(directory.AttrDelegateListLink),
-		MemberOf:           e.GetAttributeValues(directory.AttrMemberOf),
 	}
 	if g, err := directory.GUIDFromAD(e.GetRawAttributeValue(directory.AttrObjectGUID)); err == nil {
 		m.ObjectGUID = g

@@ -77,7 +77,7 @@ func main() {
 	cfgX := writeConfig(work, "x.yaml", srcCfg.CAFile, tgtCfg.CAFile, o.GroupDN(), ouX, *n, *conns)
 
 	// 1. plan vs raw paged read of the same attributes from both forests.
-	attrsSrc := "objectGUID cn displayName givenName sn sAMAccountName userPrincipalName mail mailNickname proxyAddresses targetAddress legacyExchangeDN msExchMailboxGuid msExchArchiveGUID msExchRecipientTypeDetails msExchRecipientDisplayType msExchRemoteRecipientType msExchELCMailboxFlags msExchLitigationHoldDate msExchUserHoldPolicies msExchBlockedSendersHash msExchSafeSendersHash msExchSafeRecipientsHash publicDelegates msExchDelegateListLink memberOf"
+	attrsSrc := "objectGUID cn displayName givenName sn sAMAccountName userPrincipalName mail mailNickname proxyAddresses targetAddress legacyExchangeDN msExchMailboxGuid msExchArchiveGUID msExchRecipientTypeDetails msExchRecipientDisplayType msExchRemoteRecipientType msExchELCMailboxFlags msExchLitigationHoldDate msExchUserHoldPolicies msExchBlockedSendersHash msExchSafeSendersHash msExchSafeRecipientsHash publicDelegates msExchDelegateListLink"
 	attrsTgt := "objectGUID cn sAMAccountName userPrincipalName displayName givenName sn mail mailNickname proxyAddresses targetAddress msExchMailboxGuid msExchArchiveGUID msExchRecipientTypeDetails msExchRecipientDisplayType msExchRemoteRecipientType msExchVersion msExchELCMailboxFlags msExchBlockedSendersHash msExchSafeSendersHash msExchSafeRecipientsHash msExchPreviousMailboxGuid publicDelegates extensionAttribute15"
 	rawRead := func() time.Duration {
 		t0 := time.Now()
