@@ -72,16 +72,19 @@ func UserFilter(group, extra string) string {
 // Scope reads the mailboxes in scope and reports nested groups and members that are not users.
 func (r *Reader) Scope(ctx context.Context) (*directory.Scope, error) {
 	s := &directory.Scope{}
-	// The scope group's members and nested groups are read while the mailboxes page in.
+	// The scope group's nested groups and its members that are not users are found while the
+	// mailboxes page in (searches on memberOf: no need to read a large member list).
 	var (
-		vals []string
 		gerr error
 		wg   sync.WaitGroup
 	)
 	if r.opt.Group != "" {
+		if err := r.checkGroup(); err != nil {
+			return nil, err
+		}
 		wg.Go(func() {
-			if vals, gerr = r.groupMembers(ctx); gerr == nil {
-				s.NestedGroups, gerr = r.nestedGroups(ctx)
+			if s.NestedGroups, gerr = r.nestedGroups(ctx); gerr == nil && r.opt.Filter == "" {
+				s.Skipped, gerr = r.notUsers(ctx)
 			}
 		})
 	}
@@ -94,12 +97,10 @@ func (r *Reader) Scope(ctx context.Context) (*directory.Scope, error) {
 	case r.opt.Group != "":
 		scope = "group"
 	}
-	users := map[string]bool{}
 	refs, err := Paged(ctx, r.conn, req, r.opt.PageSize, func(e *ldap.Entry) error {
 		m := decodeMailbox(e)
 		m.Scope = scope
 		s.Mailboxes = append(s.Mailboxes, m)
-		users[strings.ToLower(e.DN)] = true
 		return nil
 	})
 	wg.Wait()
@@ -110,33 +111,48 @@ func (r *Reader) Scope(ctx context.Context) (*directory.Scope, error) {
 		return nil, fmt.Errorf("ldapsrc: read mailboxes: %w", err)
 	}
 	s.Referrals = refs
-	if r.opt.Group != "" && r.opt.Filter == "" {
-		groups := map[string]bool{}
-		for _, g := range s.NestedGroups {
-			groups[strings.ToLower(g.DN)] = true
-		}
-		for _, v := range vals {
-			if k := strings.ToLower(v); !users[k] && !groups[k] {
-				s.Skipped = append(s.Skipped, directory.Skipped{DN: v, Reason: "member of the scope group but not a user object (contact, computer or other)"})
-			}
-		}
-	}
 	slices.SortFunc(s.Skipped, func(a, b directory.Skipped) int { return strings.Compare(a.DN, b.DN) })
 	r.log.Debug("source scope read", "mailboxes", len(s.Mailboxes), "nested_groups", len(s.NestedGroups),
 		"skipped", len(s.Skipped), "referrals", refs)
 	return s, nil
 }
 
-func (r *Reader) groupMembers(ctx context.Context) ([]string, error) {
+// checkGroup returns ErrScopeGroup unless the scope group exists and is a group.
+func (r *Reader) checkGroup() error {
 	res, err := r.conn.Search(ldap.NewSearchRequest(r.opt.Group, ldap.ScopeBaseObject, ldap.NeverDerefAliases,
 		0, 0, false, "(objectClass=group)", []string{directory.AttrDistinguishedName}, nil))
 	if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) || err == nil && len(res.Entries) == 0 {
-		return nil, fmt.Errorf("%w %s: not found or not a group; check scope.group", ErrScopeGroup, r.opt.Group)
+		return fmt.Errorf("%w %s: not found or not a group; check scope.group", ErrScopeGroup, r.opt.Group)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("ldapsrc: read scope group %s: %w", r.opt.Group, err)
+		return fmt.Errorf("ldapsrc: read scope group %s: %w", r.opt.Group, err)
+	}
+	return nil
+}
+
+// groupMembers reads every direct member of the scope group, with ranged retrieval.
+func (r *Reader) groupMembers(ctx context.Context) ([]string, error) {
+	if err := r.checkGroup(); err != nil {
+		return nil, err
 	}
 	return RangedValues(ctx, r.conn, r.opt.Group, directory.AttrMember)
+}
+
+// notUsers finds the scope group's direct members that are neither users nor groups
+// (contacts, computers, ...): members the move service cannot take.
+func (r *Reader) notUsers(ctx context.Context) ([]directory.Skipped, error) {
+	var out []directory.Skipped
+	req := ldap.NewSearchRequest(r.opt.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+		"(&(memberOf="+ldap.EscapeFilter(r.opt.Group)+")(|(!(objectClass=user))(objectClass=computer))(!(objectClass=group)))",
+		[]string{"1.1"}, nil)
+	_, err := Paged(ctx, r.conn, req, r.opt.PageSize, func(e *ldap.Entry) error {
+		out = append(out, directory.Skipped{DN: e.DN, Reason: "member of the scope group but not a user object (contact, computer or other)"})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ldapsrc: find members that are not users: %w", err)
+	}
+	return out, nil
 }
 
 func (r *Reader) nestedGroups(ctx context.Context) ([]directory.Group, error) {

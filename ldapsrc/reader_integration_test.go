@@ -319,3 +319,48 @@ func TestRangedValues_LargeGroup(t *testing.T) {
 		t.Errorf("scope of %d contacts: %d mailboxes, %d skipped", n, len(s.Mailboxes), len(s.Skipped))
 	}
 }
+
+// Members of the scope group that are not mailbox users (a contact, a computer) are reported as
+// skipped, never read as mailboxes; a nested group is reported with its members.
+func TestScope_SkippedMembersAndNestedGroup(t *testing.T) {
+	d := ldaptest.Open(t, "source")
+	ou := d.TempOU(t, "xtm-skip")
+	add := func(dn string, attrs map[string][]string) {
+		t.Helper()
+		r := ldap.NewAddRequest(dn, nil)
+		for k, v := range attrs {
+			r.Attribute(k, v)
+		}
+		if err := d.Conn.Add(r); err != nil {
+			t.Fatalf("add %s: %v", dn, err)
+		}
+	}
+	user, contact, computer := "CN=Skip User,"+ou, "CN=Skip Contact,"+ou, "CN=SKIPPC,"+ou
+	inner, group := "CN=Skip Inner,"+ou, "CN=Skip Scope,"+ou
+	add(user, map[string][]string{"objectClass": {"user"}, "sAMAccountName": {"skipuser" + ou[14:18]}, "mailNickname": {"skipuser"}})
+	add(contact, map[string][]string{"objectClass": {"contact"}, "mail": {"someone@example.com"}})
+	add(computer, map[string][]string{"objectClass": {"computer"}, "sAMAccountName": {"SKIPPC" + ou[14:18] + "$"}})
+	add(inner, map[string][]string{"objectClass": {"group"}, "sAMAccountName": {"skipinner" + ou[14:18]}, "member": {user}})
+	add(group, map[string][]string{"objectClass": {"group"}, "sAMAccountName": {"skipscope" + ou[14:18]},
+		"member": {user, contact, computer, inner}})
+	s, err := ldapsrc.New(d.Conn, ldapsrc.Options{BaseDN: d.Base, Group: group}, nil).Scope(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Mailboxes) != 1 || !strings.EqualFold(s.Mailboxes[0].DN, user) {
+		t.Errorf("mailboxes %+v, want only %s", s.Mailboxes, user)
+	}
+	var skipped []string
+	for _, k := range s.Skipped {
+		skipped = append(skipped, strings.ToLower(k.DN))
+	}
+	slices.Sort(skipped)
+	want := []string{strings.ToLower(computer), strings.ToLower(contact)}
+	slices.Sort(want)
+	if !slices.Equal(skipped, want) {
+		t.Errorf("skipped %v, want %v", skipped, want)
+	}
+	if len(s.NestedGroups) != 1 || !strings.EqualFold(s.NestedGroups[0].DN, inner) || len(s.NestedGroups[0].Members) != 1 {
+		t.Errorf("nested groups %+v", s.NestedGroups)
+	}
+}
