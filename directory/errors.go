@@ -15,6 +15,9 @@ var (
 	ErrUnsafePlan  = errors.New("safety rail")
 	ErrConflict    = errors.New("conflict")
 	ErrInvalidData = errors.New("invalid source data")
+	// ErrOutcomeUnknown: the connection dropped after a write was sent, so it may or may not
+	// have been applied; the next plan reads the object's true state.
+	ErrOutcomeUnknown = errors.New("outcome unknown: the connection dropped after the write was sent; it may have been applied, the next plan shows the object's state")
 )
 
 // ObjectError ties an error to the directory object and operation it concerns.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
 	"strings"
 
@@ -47,7 +46,7 @@ func (c *Client) apply(conn Conn, ch plan.Change, req any) (string, error) {
 			return "", fmt.Errorf("%w: %s", directory.ErrStalePlan, holder)
 		}
 		if err := conn.Add(r); err != nil {
-			return "", fmt.Errorf("add: %w", err)
+			return "", sent("add", err)
 		}
 		after, err := read(conn, ch.DN, []string{directory.AttrObjectGUID})
 		if err != nil || after == nil {
@@ -69,7 +68,7 @@ func (c *Client) apply(conn Conn, ch plan.Change, req any) (string, error) {
 			return "", err
 		}
 		if err := conn.Modify(r); err != nil {
-			return "", fmt.Errorf("modify: %w", err)
+			return "", sent("modify", err)
 		}
 		return cur.ObjectGUID.String(), nil
 	case *ldap.DelRequest:
@@ -77,11 +76,20 @@ func (c *Client) apply(conn Conn, ch plan.Change, req any) (string, error) {
 			return "", err
 		}
 		if err := conn.Del(r); err != nil {
-			return "", fmt.Errorf("delete: %w", err)
+			return "", sent("delete", err)
 		}
 		return cur.ObjectGUID.String(), nil
 	}
 	return "", fmt.Errorf("unexpected request %T", req)
+}
+
+// sent wraps the error of a write: a network error after the request went out leaves its
+// outcome unknown, which the journal must say rather than claim it failed.
+func sent(op string, err error) error {
+	if !serverAnswered(err) {
+		return fmt.Errorf("%s: %w: %w", op, directory.ErrOutcomeUnknown, err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
 }
 
 // takenBy says why a planned create would be stale: an object now at dn, or one holding the
@@ -155,11 +163,27 @@ func sameSet(attr string, a, b []string) bool {
 	return slices.Equal(norm(a), norm(b))
 }
 
-// isConnError reports whether err means the connection is unusable (closed, network error).
+// serverAnswered reports whether err is a result the directory sent (an LDAP result code),
+// as opposed to a transport failure (go-ldap's own codes start at 200, other errors have none).
+func serverAnswered(err error) bool {
+	var le *ldap.Error
+	return errors.As(err, &le) && le.ResultCode < 200
+}
+
+// isConnError reports whether err means the connection is unusable: a transport failure, not an
+// answer from the server nor one of the writer's own refusals.
 func isConnError(err error) bool {
 	if err == nil {
 		return false
 	}
-	var ne net.Error
-	return errors.As(err, &ne) || ldap.IsErrorWithCode(err, ldap.ErrorNetwork)
+	var le *ldap.Error
+	if errors.As(err, &le) {
+		return le.ResultCode >= 200
+	}
+	for _, s := range []error{directory.ErrStalePlan, directory.ErrNotOwned, directory.ErrOutOfScope} {
+		if errors.Is(err, s) {
+			return false
+		}
+	}
+	return true
 }
