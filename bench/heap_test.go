@@ -14,26 +14,27 @@ func heapMB() float64 {
 	return float64(m.HeapAlloc) / (1 << 20)
 }
 
-// TestHeapProfile100k reports the live heap of the inputs and of the plan at 100,000 mailboxes
-// (run with -run HeapProfile -v; skipped in -short).
-func TestHeapProfile100k(t *testing.T) {
-	if testing.Short() {
-		t.Skip("measurement, not a check")
-	}
-	base := heapMB()
-	src, tgt := population(100_000, 100_000)
-	inputs := heapMB() - base
-	srcOnly, _ := population(100_000, 0)
-	sources := heapMB() - base - inputs
-	runtime.KeepAlive(srcOnly)
-	srcOnly = nil
-	t.Logf("live heap: sources alone %.0f MB", sources)
-	p := plan.Build(src, rules, tgt, plan.Options{OU: ou, Anchor: "mailNickname", OwnerAttr: rules.OwnerAttr, OwnerValue: rules.OwnerValue})
-	withPlan := heapMB() - base
-	t.Logf("live heap: inputs %.0f MB (sources and target entries), plan %.0f MB (%d changes)", inputs, withPlan-inputs, len(p.Changes))
-	runtime.KeepAlive(src)
-	runtime.KeepAlive(tgt)
-	if len(p.Changes) != 100_000 {
-		t.Fatalf("%d changes", len(p.Changes))
+// BenchmarkLiveHeap100k reports the live heap, after a GC, of 100,000 source mailboxes, of their
+// 100,000 target MailUsers and of the plan: where the memory of a full-scale plan goes.
+func BenchmarkLiveHeap100k(b *testing.B) {
+	for b.Loop() {
+		base := heapMB()
+		alone, _ := population(100_000, 0)
+		sources := heapMB() - base
+		runtime.KeepAlive(alone)
+		alone = nil
+		base = heapMB()
+		src, tgt := population(100_000, 100_000)
+		inputs := heapMB() - base
+		p := plan.Build(src, rules, tgt, plan.Options{OU: ou, Anchor: "mailNickname", OwnerAttr: rules.OwnerAttr, OwnerValue: rules.OwnerValue})
+		withPlan := heapMB() - base
+		if len(p.Changes) != 100_000 {
+			b.Fatalf("%d changes", len(p.Changes))
+		}
+		b.ReportMetric(sources, "sources-MB")
+		b.ReportMetric(inputs-sources, "targets-MB")
+		b.ReportMetric(withPlan-inputs, "plan-MB")
+		runtime.KeepAlive(src)
+		runtime.KeepAlive(tgt)
 	}
 }
