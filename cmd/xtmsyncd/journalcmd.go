@@ -79,7 +79,7 @@ func (m *Main) journal(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stdout, "error: %s\n", run.Error)
 	}
 	for _, ch := range changes {
-		fmt.Fprintf(m.Stdout, "\n#%d %s %s  %s", ch.ID, ch.Status, ch.Action, ch.DN)
+		fmt.Fprintf(m.Stdout, "\n#%d %s %s  [%s] %s", ch.ID, ch.Status, ch.Action, ch.Forest, ch.DN)
 		if ch.Error != "" {
 			fmt.Fprintf(m.Stdout, "  error: %s", ch.Error)
 		}
