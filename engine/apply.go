@@ -172,4 +172,3 @@ func (e *Engine) writerFor(c plan.Change) Target {
 	}
 	return e.Target
 }
-
