@@ -69,58 +69,150 @@ type Engine struct {
 	// OnRead and OnWrite, when set, observe reads of each forest and every write (metrics).
 	OnRead  func(forest string, d time.Duration)
 	OnWrite func(c plan.Change, err error)
+	// HoldBudget bounds, in bytes, the target objects held while the source is still being
+	// read (0: DefaultHoldBudget).
+	HoldBudget int
 	// SourceName is shown in plans.
 	SourceName string
 	Now        func() time.Time
 }
 
-// Plan reads both forests and returns the plan. A source that returns no mailbox is refused
-// (directory.ErrUnsafePlan): an empty scope is far more often a broken filter than intent.
+// MailboxStreamer is a Source that hands mailboxes over one at a time, so the plan never holds
+// them all (ldapsrc.Reader).
+type MailboxStreamer interface {
+	EachMailbox(ctx context.Context, fn func(*directory.Mailbox) error) (*directory.Scope, error)
+}
+
+// EntryStreamer is a Target that hands its objects over one at a time (writer.Client).
+type EntryStreamer interface {
+	EachEntry(ctx context.Context, fn func(*directory.Entry) error) error
+}
+
+// DefaultHoldBudget bounds the target objects a plan holds while the source is still being
+// read; past it the target read waits for the source.
+const DefaultHoldBudget = 16 << 20
+
+// Plan reads both forests and returns the plan. The forests are read at the same time and fed
+// to a plan.Builder as they arrive: memory grows with the scope, not with the target forest.
+// Target objects that arrive before the last source are held (packed) up to HoldBudget bytes;
+// then the target read pauses until the source is read. A source that returns no mailbox is
+// refused (directory.ErrUnsafePlan): an empty scope is far more often a broken filter than intent.
 func (e *Engine) Plan(ctx context.Context) (*plan.Plan, error) {
 	log := e.logger()
-	// The two forests are different servers: read them at the same time.
+	b := plan.NewBuilder(e.Rules, e.Diff)
+	budget := e.HoldBudget
+	if budget <= 0 {
+		budget = DefaultHoldBudget
+	}
 	var (
-		entries []*directory.Entry
+		mu      sync.Mutex
+		srcDone = make(chan struct{})
+		nTarget int
 		terr    error
 		tdur    time.Duration
+		waited  time.Duration
 		wg      sync.WaitGroup
 	)
 	tctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	wg.Go(func() {
 		t1 := time.Now()
-		entries, terr = e.Target.Entries(tctx)
+		terr = eachEntry(tctx, e.Target, func(en *directory.Entry) error {
+			mu.Lock()
+			b.AddTarget(en)
+			nTarget++
+			full := b.HeldBytes() > budget
+			mu.Unlock()
+			if full {
+				t := time.Now()
+				select {
+				case <-srcDone:
+				case <-tctx.Done():
+					return tctx.Err()
+				}
+				waited += time.Since(t)
+			}
+			return nil
+		})
 		tdur = time.Since(t1)
 	})
 	t0 := time.Now()
-	scope, err := e.Source.Scope(ctx)
+	nSource := 0
+	scope, err := eachMailbox(ctx, e.Source, func(m *directory.Mailbox) error {
+		mu.Lock()
+		b.AddSource(m)
+		mu.Unlock()
+		nSource++
+		return nil
+	})
 	sdur := time.Since(t0)
+	mu.Lock()
+	b.SourcesDone()
+	mu.Unlock()
+	close(srcDone)
 	if err != nil {
 		cancel()
 		wg.Wait()
 		return nil, fmt.Errorf("read source: %w", err)
 	}
+	if nSource == 0 {
+		cancel()
+		wg.Wait()
+		return nil, fmt.Errorf("%w: the source returned no mailboxes in scope; check scope.group and scope.filter", directory.ErrUnsafePlan)
+	}
 	wg.Wait()
 	if terr != nil {
 		return nil, fmt.Errorf("read target: %w", terr)
 	}
-	log.Info("forests read", "mailboxes", len(scope.Mailboxes), "nested_groups", len(scope.NestedGroups),
-		"source_elapsed", sdur.Round(time.Millisecond), "target_objects", len(entries), "target_elapsed", tdur.Round(time.Millisecond))
+	log.Info("forests read", "mailboxes", nSource, "nested_groups", len(scope.NestedGroups),
+		"source_elapsed", sdur.Round(time.Millisecond), "target_objects", nTarget, "target_elapsed", tdur.Round(time.Millisecond),
+		"target_waited", waited.Round(time.Millisecond))
 	if e.OnRead != nil {
 		e.OnRead(plan.ForestSource, sdur)
 		e.OnRead(plan.ForestTarget, tdur)
 	}
-	if len(scope.Mailboxes) == 0 {
-		return nil, fmt.Errorf("%w: the source returned no mailboxes in scope; check scope.group and scope.filter", directory.ErrUnsafePlan)
-	}
 	t2 := time.Now()
-	p := plan.Build(scope.Mailboxes, e.Rules, entries, e.Diff)
+	p := b.Finish()
 	log.Debug("plan built", "elapsed", time.Since(t2).Round(time.Millisecond))
 	p.Source = e.SourceName
 	p.DryRun = true
 	p.GeneratedAt = e.now().UTC()
 	p.Warnings = append(p.Warnings, ScopeWarnings(scope)...)
 	return p, nil
+}
+
+func eachMailbox(ctx context.Context, s Source, fn func(*directory.Mailbox) error) (*directory.Scope, error) {
+	if st, ok := s.(MailboxStreamer); ok {
+		return st.EachMailbox(ctx, fn)
+	}
+	scope, err := s.Scope(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range scope.Mailboxes {
+		if err := fn(&scope.Mailboxes[i]); err != nil {
+			return nil, err
+		}
+	}
+	rest := *scope
+	rest.Mailboxes = nil
+	return &rest, nil
+}
+
+func eachEntry(ctx context.Context, t Target, fn func(*directory.Entry) error) error {
+	if st, ok := t.(EntryStreamer); ok {
+		return st.EachEntry(ctx, fn)
+	}
+	entries, err := t.Entries(ctx)
+	if err != nil {
+		return err
+	}
+	for _, en := range entries {
+		if err := fn(en); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ScopeWarnings reports what the source reader found but did not follow.

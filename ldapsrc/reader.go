@@ -71,7 +71,24 @@ func UserFilter(group, extra string) string {
 
 // Scope reads the mailboxes in scope and reports nested groups and members that are not users.
 func (r *Reader) Scope(ctx context.Context) (*directory.Scope, error) {
+	var mbx []directory.Mailbox
+	s, err := r.EachMailbox(ctx, func(m *directory.Mailbox) error {
+		mbx = append(mbx, *m)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.Mailboxes = mbx
+	return s, nil
+}
+
+// EachMailbox reads the mailboxes in scope and hands each to fn as it arrives, so a caller need
+// not hold them all; the Scope it returns reports the rest (nested groups, members that are not
+// users, referrals) and has no Mailboxes. An error from fn stops the read and is returned.
+func (r *Reader) EachMailbox(ctx context.Context, fn func(*directory.Mailbox) error) (*directory.Scope, error) {
 	s := &directory.Scope{}
+	n := 0
 	// The scope group's nested groups and its members that are not users are found while the
 	// mailboxes page in (searches on memberOf: no need to read a large member list).
 	var (
@@ -100,8 +117,8 @@ func (r *Reader) Scope(ctx context.Context) (*directory.Scope, error) {
 	refs, err := Paged(ctx, r.conn, req, r.opt.PageSize, func(e *ldap.Entry) error {
 		m := decodeMailbox(e)
 		m.Scope = scope
-		s.Mailboxes = append(s.Mailboxes, m)
-		return nil
+		n++
+		return fn(&m)
 	})
 	wg.Wait()
 	if gerr != nil {
@@ -112,7 +129,7 @@ func (r *Reader) Scope(ctx context.Context) (*directory.Scope, error) {
 	}
 	s.Referrals = refs
 	slices.SortFunc(s.Skipped, func(a, b directory.Skipped) int { return strings.Compare(a.DN, b.DN) })
-	r.log.Debug("source scope read", "mailboxes", len(s.Mailboxes), "nested_groups", len(s.NestedGroups),
+	r.log.Debug("source scope read", "mailboxes", n, "nested_groups", len(s.NestedGroups),
 		"skipped", len(s.Skipped), "referrals", refs)
 	return s, nil
 }

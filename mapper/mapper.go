@@ -101,9 +101,8 @@ func Each(src []directory.Mailbox, r Rules, fn func(*Desired, *Invalid)) {
 					others = append(others, src[j].DN)
 				}
 			}
-			p = &Problem{Code: "duplicate_exchange_guid", Object: m.DN, Attribute: directory.AttrMailboxGUID,
-				Found: fmt.Sprintf("%s, also on %s", d.Key, strings.Join(others, "; ")),
-				Fix:   "two source objects carry the same ExchangeGUID; find the stale copy (often a leftover from an earlier migration) and clear its msExchMailboxGuid"}
+			dup := DuplicateGUID(m.DN, d.Key, others)
+			p = &dup
 		}
 		if p != nil {
 			fn(nil, &Invalid{Source: m, Problem: *p})
@@ -112,6 +111,18 @@ func Each(src []directory.Mailbox, r Rules, fn func(*Desired, *Invalid)) {
 		fn(&d, nil)
 	}
 }
+
+// DuplicateGUID is the problem of a source whose ExchangeGUID other sources (others, by DN in
+// DN order) carry too: neither can move, as the move service keys on it.
+func DuplicateGUID(dn string, key directory.GUID, others []string) Problem {
+	return Problem{Code: "duplicate_exchange_guid", Object: dn, Attribute: directory.AttrMailboxGUID,
+		Found: fmt.Sprintf("%s, also on %s", key, strings.Join(others, "; ")),
+		Fix:   "two source objects carry the same ExchangeGUID; find the stale copy (often a leftover from an earlier migration) and clear its msExchMailboxGuid"}
+}
+
+// One maps a single source mailbox. It cannot see duplicate ExchangeGUIDs across sources: a
+// caller that maps one at a time checks those itself (see DuplicateGUID); Each does.
+func One(m *directory.Mailbox, r Rules) (Desired, *Problem) { return mapOne(m, r) }
 
 func mapOne(m *directory.Mailbox, r Rules) (Desired, *Problem) {
 	bad := func(code, attr, found, fix string) (Desired, *Problem) {

@@ -132,22 +132,36 @@ func (c *Client) attrs() []string {
 // Entries reads every user, group and contact under the base DN: the plan needs the objects
 // in the OU and every address, name and GUID in use elsewhere in the forest.
 func (c *Client) Entries(ctx context.Context) ([]*directory.Entry, error) {
-	conn, err := c.acquire(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("writer: connect: %w", err)
-	}
 	var out []*directory.Entry
-	req := ldap.NewSearchRequest(c.opt.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
-		"(|(objectClass=user)(objectClass=group)(objectClass=contact))", c.attrs(), nil)
-	_, err = ldapsrc.Paged(ctx, conn, req, c.opt.PageSize, func(e *ldap.Entry) error {
-		out = append(out, decodeEntry(e))
+	err := c.EachEntry(ctx, func(e *directory.Entry) error {
+		out = append(out, e)
 		return nil
 	})
-	c.release(conn, err != nil && ctx.Err() == nil)
+	return out, err
+}
+
+// EachEntry reads the same objects as Entries and hands each to fn as it arrives. An error from
+// fn stops the read and is returned.
+func (c *Client) EachEntry(ctx context.Context, fn func(*directory.Entry) error) error {
+	conn, err := c.acquire(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("writer: read target: %w", err)
+		return fmt.Errorf("writer: connect: %w", err)
 	}
-	return out, nil
+	req := ldap.NewSearchRequest(c.opt.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+		"(|(objectClass=user)(objectClass=group)(objectClass=contact))", c.attrs(), nil)
+	var fnErr error
+	_, err = ldapsrc.Paged(ctx, conn, req, c.opt.PageSize, func(e *ldap.Entry) error {
+		fnErr = fn(decodeEntry(e))
+		return fnErr
+	})
+	c.release(conn, err != nil && fnErr == nil && ctx.Err() == nil)
+	if err != nil {
+		if fnErr != nil {
+			return fnErr
+		}
+		return fmt.Errorf("writer: read target: %w", err)
+	}
+	return nil
 }
 
 func decodeEntry(e *ldap.Entry) *directory.Entry {

@@ -1,0 +1,136 @@
+package plan
+
+import (
+	"encoding/binary"
+	"hash/maphash"
+	"strings"
+	"unicode/utf8"
+)
+
+// packer stores attribute maps compactly while an object waits for its counterpart from the
+// other forest. Directory values of one kind share most of their bytes (address prefixes and
+// domains, the legacyExchangeDN path, type codes), so each value is stored as the length of
+// the prefix and of the suffix it shares with the same attribute's value in a reference object
+// (the first one packed), plus the bytes in between. Attribute names are numbered. A packed
+// object is one string, so the garbage collector sees one object instead of dozens.
+type packer struct {
+	names []string
+	ids   map[string]int
+	ref   map[string][]string
+	buf   []byte
+}
+
+func newPacker() *packer { return &packer{ids: map[string]int{}} }
+
+// pack encodes attrs (a key with no values is kept: it means "must be absent").
+func (p *packer) pack(attrs map[string][]string) string {
+	if p.ref == nil {
+		p.ref = make(map[string][]string, len(attrs))
+		for k, v := range attrs {
+			p.ref[k] = append([]string(nil), v...)
+		}
+	}
+	b := p.buf[:0]
+	b = binary.AppendUvarint(b, uint64(len(attrs)))
+	for name, vals := range attrs {
+		id, ok := p.ids[name]
+		if !ok {
+			id = len(p.names)
+			p.ids[name] = id
+			p.names = append(p.names, strings.Clone(name))
+		}
+		b = binary.AppendUvarint(b, uint64(id))
+		b = binary.AppendUvarint(b, uint64(len(vals)))
+		ref := p.ref[name]
+		for j, v := range vals {
+			var r string
+			if len(ref) > 0 {
+				r = ref[min(j, len(ref)-1)]
+			}
+			pre, suf := shared(v, r)
+			b = binary.AppendUvarint(b, uint64(pre))
+			b = binary.AppendUvarint(b, uint64(suf))
+			b = binary.AppendUvarint(b, uint64(len(v)-pre-suf))
+			b = append(b, v[pre:len(v)-suf]...)
+		}
+	}
+	p.buf = b
+	return string(b)
+}
+
+// unpack decodes what pack encoded, into fresh strings.
+func (p *packer) unpack(s string) map[string][]string {
+	if s == "" {
+		return nil
+	}
+	b := []byte(s)
+	next := func() int {
+		v, n := binary.Uvarint(b)
+		b = b[n:]
+		return int(v)
+	}
+	n := next()
+	out := make(map[string][]string, n)
+	for range n {
+		name := p.names[next()]
+		vals := make([]string, next())
+		ref := p.ref[name]
+		for j := range vals {
+			var r string
+			if len(ref) > 0 {
+				r = ref[min(j, len(ref)-1)]
+			}
+			pre, suf, mid := next(), next(), next()
+			vals[j] = r[:pre] + string(b[:mid]) + r[len(r)-suf:]
+			b = b[mid:]
+		}
+		out[name] = vals
+	}
+	return out
+}
+
+// shared returns the lengths of the common prefix and of the common suffix of v and r, not
+// overlapping within v, cut at UTF-8 boundaries so that no rune is split.
+func shared(v, r string) (int, int) {
+	pre := 0
+	for pre < len(v) && pre < len(r) && v[pre] == r[pre] {
+		pre++
+	}
+	for pre > 0 && pre < len(v) && !utf8.RuneStart(v[pre]) {
+		pre--
+	}
+	suf := 0
+	for suf < len(v)-pre && suf < len(r) && v[len(v)-1-suf] == r[len(r)-1-suf] {
+		suf++
+	}
+	for suf > 0 && !utf8.RuneStart(v[len(v)-suf]) {
+		suf--
+	}
+	return pre, suf
+}
+
+// folded hashes s case-insensitively, the way AD compares names and addresses, without
+// allocating a lower-case copy for ASCII text (a 64-bit hash: a collision can only make the
+// plan more careful, see Builder).
+func folded(seed maphash.Seed, s string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(seed)
+	var buf [64]byte
+	orig := s
+	for len(s) > 0 {
+		n := min(len(s), len(buf))
+		for i := range n {
+			c := s[i]
+			if c >= utf8.RuneSelf {
+				return maphash.String(seed, strings.ToLower(orig)) // the same bytes for ASCII
+			}
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			buf[i] = c
+		}
+		h.Write(buf[:n])
+		s = s[n:]
+	}
+	return h.Sum64()
+}

@@ -1,0 +1,296 @@
+package plan
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/go-ldap/ldap/v3"
+	"github.com/xtmsyncd/xtmsyncd/directory"
+	"github.com/xtmsyncd/xtmsyncd/mapper"
+)
+
+// Finish classifies every source and returns the plan. New objects are named in source-DN
+// order, so the plan never depends on the order the directories returned objects in.
+func (b *Builder) Finish() *Plan {
+	b.SourcesDone()
+	b.claims, b.upns, b.anchors = nil, multi{}, multi{} // only visit needed them
+	p := &Plan{FormatVersion: FormatVersion, Kind: "sync", Target: b.opt.OU, Changes: make([]Change, 0, len(b.srcs)+len(b.invalid))}
+	p.Changes = append(p.Changes, b.invalid...)
+	b.invalid = nil
+	at := make([]int32, len(b.srcs)) // source -> its change
+	var creates []int32
+	for i := range b.srcs {
+		s := &b.srcs[i]
+		if s.dup {
+			p.Changes = append(p.Changes, b.duplicate(s))
+			at[i] = -1
+			continue
+		}
+		c, create := b.classify(s)
+		if create {
+			creates = append(creates, int32(i))
+			continue
+		}
+		at[i] = int32(len(p.Changes))
+		p.Changes = append(p.Changes, c)
+	}
+	slices.SortStableFunc(creates, func(x, y int32) int {
+		return strings.Compare(strings.ToLower(b.srcs[x].dn), strings.ToLower(b.srcs[y].dn))
+	})
+	for _, i := range creates {
+		at[i] = int32(len(p.Changes))
+		p.Changes = append(p.Changes, b.create(&b.srcs[i]))
+	}
+	b.claimedTwice(p.Changes, at)
+	sortChanges(p.Changes)
+	for _, c := range p.Changes {
+		p.Summary.add(c.Action)
+	}
+	return p
+}
+
+func (b *Builder) duplicate(s *srcRec) Change {
+	var others []string
+	for _, j := range append([]int32{b.byKey[s.key]}, b.dups[s.key]...) {
+		if o := b.srcs[j].dn; o != s.dn {
+			others = append(others, o)
+		}
+	}
+	slices.SortStableFunc(others, func(x, y string) int { return strings.Compare(strings.ToLower(x), strings.ToLower(y)) })
+	prob := mapper.DuplicateGUID(s.dn, s.key, others)
+	return Change{Action: Invalid, Key: s.key.String(), Source: s.dn, Reason: prob.Code, Problems: []mapper.Problem{prob}}
+}
+
+// claimedTwice turns every change that wants an address another written or unchanged change
+// wants too into a conflict: neither may have it.
+func (b *Builder) claimedTwice(cs []Change, at []int32) {
+	type first struct {
+		idx   int32
+		value string
+	}
+	hit := map[int32]first{}
+	for _, tw := range b.twice {
+		var live []claim
+		for _, c := range tw.claimants {
+			if i := at[c.src]; i >= 0 && cs[i].Action != Conflict && cs[i].Action != Invalid {
+				live = append(live, c)
+			}
+		}
+		if len(live) < 2 {
+			continue
+		}
+		for _, c := range live {
+			if f, ok := hit[c.src]; !ok || c.idx < f.idx {
+				hit[c.src] = first{c.idx, tw.value}
+			}
+		}
+	}
+	for src, f := range hit {
+		c := &cs[at[src]]
+		obj := c.Source
+		if c.DN != "" && c.Action != Create {
+			obj = c.DN
+		}
+		if c.Action == Create {
+			c.DN = ""
+		}
+		c.Action, c.Reason, c.Attrs = Conflict, "address_claimed_twice", nil
+		c.Problems = []mapper.Problem{{Code: c.Reason, Object: obj, Attribute: directory.AttrProxyAddresses, Found: f.value,
+			Fix: "two source mailboxes map to this target address; give one of them another primary address or alias"}}
+	}
+}
+
+// classify decides what happens to one source; create reports a new object, named later.
+func (b *Builder) classify(s *srcRec) (c Change, create bool) {
+	c = Change{Key: s.key.String(), Source: s.dn}
+	opt := b.opt
+	conflict := func(reason string, t int32, attr, found, fix string) (Change, bool) {
+		c.Action, c.Reason = Conflict, reason
+		obj := c.Source
+		if t >= 0 {
+			c.DN, obj = b.tgts[t].dn, b.tgts[t].dn
+			if g := b.tgts[t].objectGUID; !g.IsZero() {
+				c.ObjectGUID = g.String()
+			}
+		}
+		c.Problems = []mapper.Problem{{Code: reason, Object: obj, Attribute: attr, Found: found, Fix: fix}}
+		return c, false
+	}
+	var desired map[string][]string // unpacked only when needed
+	want := func() map[string][]string {
+		if desired == nil && s.blob != "" {
+			desired = b.desired(s).attrs
+		}
+		return desired
+	}
+
+	// Match: ExchangeGUID first, then the anchor.
+	match := int32(-1)
+	switch {
+	case s.nGUID > 1:
+		ms := b.sortedByDN(s.x.guidHits)
+		return conflict("ambiguous_match", ms[0], directory.AttrMailboxGUID, b.dnList(ms),
+			"several target objects hold this ExchangeGUID; keep one and clear msExchMailboxGuid on the others")
+	case s.nGUID == 1:
+		match = s.guid1
+	case opt.Anchor != "" && s.x != nil && len(s.x.anchorHits) > 0:
+		for _, v := range anchorValues(want(), opt.Anchor) {
+			var ms []int32
+			for _, h := range s.x.anchorHits {
+				if strings.EqualFold(h.value, v) {
+					ms = append(ms, h.t)
+				}
+			}
+			ms = b.sortedByDN(ms)
+			if len(ms) > 1 {
+				return conflict("ambiguous_match", ms[0], opt.Anchor, b.dnList(ms),
+					fmt.Sprintf("several target objects have %s=%s; make it unique or stamp the right one's msExchMailboxGuid", opt.Anchor, v))
+			}
+			if len(ms) == 1 {
+				match = ms[0]
+			}
+		}
+	}
+
+	if match >= 0 {
+		t := &b.tgts[match]
+		switch {
+		case !t.inOU:
+			found := t.dn
+			if vs := anchorValues(want(), opt.Anchor); len(vs) > 0 && s.nGUID == 0 {
+				found = opt.Anchor + "=" + vs[0]
+			}
+			return conflict("outside_target_ou", match, opt.Anchor, found,
+				"the matching target object is outside target.ou; move it into the OU, or give it another "+opt.Anchor+" if it is a different person")
+		case directory.IsOnPremMailbox(t.typ):
+			return conflict("onprem_mailbox", match, directory.AttrRecipientTypeDetails, t.typeFound(),
+				"the target object is an on-premises mailbox; a MailUser cannot be prepared over it. Move or remove that mailbox first, or exclude the source from scope")
+		case !t.owned:
+			return conflict("not_owned", match, opt.OwnerAttr, fmt.Sprintf("%q", t.ownerFound()),
+				fmt.Sprintf("xtmsyncd changes only objects it owns; if this object is the prepared MailUser, set %s=%s on it, else resolve the clash", opt.OwnerAttr, opt.OwnerValue))
+		case t.holdsOther(s.key):
+			return conflict("guid_mismatch", match, directory.AttrMailboxGUID, t.mailboxGUID(),
+				"the target holds a different ExchangeGUID; clear it on the target only if that object is not a mailbox anywhere (Get-User -Identity ... | select *recipient*)")
+		case directory.IsRemoteMailbox(t.typ):
+			// The move completed and cutover made it a remote mailbox: sync must not turn it
+			// back into a MailUser pointing at the source.
+			c.DN, c.Action, c.Reason = t.dn, Unchanged, "migrated"
+			if !t.objectGUID.IsZero() {
+				c.ObjectGUID = t.objectGUID.String()
+			}
+			return c, false
+		}
+	}
+
+	// Addresses and UPN in use by another object.
+	if s.x != nil {
+		if h := other(s.x.addr, match); h.ok {
+			return conflict("address_in_use", h.t, directory.AttrProxyAddresses, h.found,
+				"another target object already holds this address; remove it there, or change the mapping")
+		}
+		if h := other(s.x.upn, match); h.ok {
+			return conflict("upn_in_use", h.t, directory.AttrUPN, h.found, "another target object already has this userPrincipalName")
+		}
+	}
+
+	if match < 0 {
+		return c, true
+	}
+	t := &b.tgts[match]
+	c.DN = t.dn
+	if !t.objectGUID.IsZero() {
+		c.ObjectGUID = t.objectGUID.String()
+	}
+	switch {
+	case s.tentDone && s.x != nil:
+		c.Attrs, s.x.tent = s.x.tent, nil
+	case !s.tentDone:
+		var blob string
+		if t.x != nil {
+			blob = t.x.blob
+		}
+		c.Attrs = diffAttrs(want(), &directory.Entry{DN: t.dn, Attrs: b.tp.unpack(blob)})
+	}
+	if len(c.Attrs) == 0 {
+		c.Action = Unchanged
+	} else {
+		c.Action = Update
+	}
+	return c, false
+}
+
+// other returns the best candidate whose holder is not the match.
+func other(cs [2]cand, match int32) cand {
+	if cs[0].ok && cs[0].t != match {
+		return cs[0]
+	}
+	if cs[1].ok && cs[1].t != match {
+		return cs[1]
+	}
+	return cand{}
+}
+
+// create names a new object: its CN, or "CN (alias)", "CN (alias 2)", ... when the DN is taken
+// in the OU, and a sAMAccountName unused in the forest and in this plan.
+func (b *Builder) create(s *srcRec) Change {
+	u := b.desired(s)
+	s.blob = ""
+	attrs, base, alias, samBase := u.attrs, u.cn, u.alias, u.sam
+	c := Change{Action: Create, Key: s.key.String(), Source: s.dn}
+	cn := base
+	dn := "CN=" + ldap.EscapeDN(cn) + "," + b.opt.OU
+	key := folded(b.seed, normDN(dn))
+	for n := 1; b.has(b.dns, key); n++ {
+		if n == 1 {
+			cn = fmt.Sprintf("%s (%s)", base, alias)
+		} else {
+			cn = fmt.Sprintf("%s (%s %d)", base, alias, n)
+		}
+		dn = "CN=" + ldap.EscapeDN(cn) + "," + b.opt.OU
+		key = folded(b.seed, normDN(dn))
+	}
+	b.dns[key] = struct{}{}
+	c.DN = dn
+	c.Attrs = make([]AttrChange, 0, len(attrs)+3)
+	c.Attrs = append(c.Attrs,
+		AttrChange{Name: directory.AttrObjectClass, After: []string{"user"}},
+		AttrChange{Name: directory.AttrCN, After: []string{cn}},
+		AttrChange{Name: directory.AttrSAMAccountName, After: []string{b.uniqueSAM(samBase)}},
+	)
+	for name, vals := range attrs {
+		if len(vals) > 0 {
+			c.Attrs = append(c.Attrs, AttrChange{Name: name, After: vals})
+		}
+	}
+	sortAttrs(c.Attrs)
+	return c
+}
+
+func (b *Builder) has(set map[uint64]struct{}, k uint64) bool {
+	_, ok := set[k]
+	return ok
+}
+
+// uniqueSAM returns base, or base with a number replacing its tail, unused in the target forest
+// and in this plan, at most 20 characters.
+func (b *Builder) uniqueSAM(base string) string {
+	cand := base
+	for n := 1; b.has(b.sams, folded(b.seed, cand)); n++ {
+		suf := fmt.Sprint(n)
+		r := []rune(base)
+		if len(r)+len(suf) > 20 {
+			r = r[:20-len(suf)]
+		}
+		cand = string(r) + suf
+	}
+	b.sams[folded(b.seed, cand)] = struct{}{}
+	return cand
+}
+
+func first(v []string) string {
+	if len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
