@@ -5,6 +5,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
 	"strings"
 	"syscall"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/xtmsyncd/xtmsyncd/directory"
 	"github.com/xtmsyncd/xtmsyncd/engine"
+	"github.com/xtmsyncd/xtmsyncd/internal/gctune"
 	"github.com/xtmsyncd/xtmsyncd/mapper"
 	"github.com/xtmsyncd/xtmsyncd/plan"
 )
@@ -26,6 +28,13 @@ var rules = mapper.Rules{
 const ou = "OU=Cross-Tenant,DC=northwind,DC=test"
 
 var opt = plan.Options{OU: ou, Anchor: "mailNickname", OwnerAttr: rules.OwnerAttr, OwnerValue: rules.OwnerValue}
+
+// TestMain runs the benchmarks with the binary's collector setting (internal/gctune): they
+// measure what `xtmsyncd plan` does. GOGC=100 in the environment measures Go's default.
+func TestMain(m *testing.M) {
+	gctune.Apply()
+	os.Exit(m.Run())
+}
 
 // mailbox returns synthetic source mailbox i, every string freshly allocated as a directory
 // read would.

@@ -90,7 +90,7 @@ type EntryStreamer interface {
 
 // DefaultHoldBudget bounds the target objects a plan holds while the source is still being
 // read; past it the target read waits for the source.
-const DefaultHoldBudget = 16 << 20
+const DefaultHoldBudget = 8 << 20
 
 // Plan reads both forests and returns the plan. The forests are read at the same time and fed
 // to a plan.Builder as they arrive: memory grows with the scope, not with the target forest.

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"fmt"
 	"hash/maphash"
 	"slices"
 	"strconv"
@@ -38,12 +39,13 @@ type Builder struct {
 	invalid []Change
 	byKey   map[directory.GUID]int32
 	dups    map[directory.GUID][]int32
-	claims  map[uint64]claim // desired address -> its first claimant
+	claims  map[uint64]packedClaim // desired address -> its first claimant
 	twice   map[uint64]*twiceRec
 	upns    multi
 	anchors multi
 	srcDone bool
 
+	scratch   map[string][]string
 	tgts      []tgtRec
 	held      []heldRec
 	heldBytes int
@@ -52,6 +54,18 @@ type Builder struct {
 }
 
 type claim struct{ src, idx int32 }
+
+// packedClaim is a claim in 32 bits, as the claims map holds one per desired address: the
+// source in the high 26 bits, the address's position (up to 63; later ones tie) in the low 6.
+type packedClaim uint32
+
+func pack(c claim) packedClaim { return packedClaim(uint32(c.src)<<6 | uint32(min(c.idx, 63))) }
+
+func (p packedClaim) claim() claim { return claim{int32(p >> 6), int32(p & 63)} }
+
+// MaxSources is the most sources one plan can hold (the claims map packs a source's index in
+// 26 bits).
+const MaxSources = 1 << 26
 
 type twiceRec struct {
 	value     string
@@ -182,7 +196,7 @@ const (
 // NewBuilder returns an empty Builder.
 func NewBuilder(rules mapper.Rules, opt Options) *Builder {
 	return &Builder{rules: rules, opt: opt, ou: newOUMatch(opt.OU), seed: maphash.MakeSeed(), sp: newPacker(), tp: newPacker(),
-		byKey: map[directory.GUID]int32{}, dups: map[directory.GUID][]int32{}, claims: map[uint64]claim{},
+		byKey: map[directory.GUID]int32{}, dups: map[directory.GUID][]int32{}, claims: map[uint64]packedClaim{},
 		twice: map[uint64]*twiceRec{}, sams: map[uint64]struct{}{}, dns: map[uint64]struct{}{}}
 }
 
@@ -207,6 +221,11 @@ func (b *Builder) AddInvalid(inv *mapper.Invalid) {
 
 // AddDesired adds an already mapped source. Sources sharing an ExchangeGUID all end invalid.
 func (b *Builder) AddDesired(d *mapper.Desired) {
+	if len(b.srcs) >= MaxSources {
+		b.AddInvalid(&mapper.Invalid{Source: d.Source, Problem: mapper.Problem{Code: "scope_too_large", Object: d.Source.DN,
+			Found: fmt.Sprintf("more than %d mailboxes in scope", MaxSources), Fix: "split the scope into several configurations"}})
+		return
+	}
 	si := int32(len(b.srcs))
 	dup := false
 	if first, ok := b.byKey[d.Key]; ok {
@@ -224,10 +243,11 @@ func (b *Builder) AddDesired(d *mapper.Desired) {
 
 	for i, v := range d.Attrs[directory.AttrProxyAddresses] {
 		h := folded(b.seed, v)
-		c, ok := b.claims[h]
+		pc, ok := b.claims[h]
+		c := pc.claim()
 		switch {
 		case !ok:
-			b.claims[h] = claim{si, int32(i)}
+			b.claims[h] = pack(claim{si, int32(i)})
 		case c.src != si:
 			tw := b.twice[h]
 			if tw == nil {
@@ -302,7 +322,11 @@ func (b *Builder) visit(e *directory.Entry) {
 			switch s.nGUID {
 			case 1:
 				s.guid1 = ti
-				if tent := diffAttrs(b.desired(s).attrs, e); len(tent) > 0 {
+				b.scratch = b.sp.unpackInto(b.scratch, s.blob) // diffAttrs keeps none of it
+				delete(b.scratch, pseudoCN)
+				delete(b.scratch, pseudoSAM)
+				delete(b.scratch, pseudoAlias)
+				if tent := diffAttrs(b.scratch, e); len(tent) > 0 {
 					s.extra().tent = tent
 				}
 				s.tentDone, s.blob = true, ""
@@ -328,8 +352,8 @@ func (b *Builder) visit(e *directory.Entry) {
 	}
 	for _, v := range e.Get(directory.AttrProxyAddresses) {
 		h := folded(b.seed, v)
-		if c, ok := b.claims[h]; ok {
-			b.candidate(c, holds, rec, v, false)
+		if pc, ok := b.claims[h]; ok {
+			b.candidate(pc.claim(), holds, rec, v, false)
 		}
 		if tw := b.twice[h]; tw != nil {
 			for _, c := range tw.claimants[1:] {

@@ -3,6 +3,7 @@ package plan
 import (
 	"encoding/binary"
 	"hash/maphash"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -11,7 +12,8 @@ import (
 // other forest. Directory values of one kind share most of their bytes (address prefixes and
 // domains, the legacyExchangeDN path, type codes), so each value is stored as the length of
 // the prefix and of the suffix it shares with the same attribute's value in a reference object
-// (the first one packed), plus the bytes in between. Attribute names are numbered. A packed
+// (the first one packed), plus the bytes in between; an attribute whose values all equal the
+// reference's takes one byte. Attribute names are numbered. A packed
 // object is one string, so the garbage collector sees one object instead of dozens.
 type packer struct {
 	names []string
@@ -39,9 +41,13 @@ func (p *packer) pack(attrs map[string][]string) string {
 			p.ids[name] = id
 			p.names = append(p.names, strings.Clone(name))
 		}
-		b = binary.AppendUvarint(b, uint64(id))
-		b = binary.AppendUvarint(b, uint64(len(vals)))
 		ref := p.ref[name]
+		if len(vals) > 0 && slices.Equal(vals, ref) {
+			b = binary.AppendUvarint(b, uint64(id)<<1|1) // the reference's values, as they are
+			continue
+		}
+		b = binary.AppendUvarint(b, uint64(id)<<1)
+		b = binary.AppendUvarint(b, uint64(len(vals)))
 		for j, v := range vals {
 			var r string
 			if len(ref) > 0 {
@@ -58,31 +64,59 @@ func (p *packer) pack(attrs map[string][]string) string {
 	return string(b)
 }
 
-// unpack decodes what pack encoded, into fresh strings.
+// unpack decodes what pack encoded. Values are built with one allocation each, or none when a
+// value is wholly the reference's or wholly new (a substring of s).
 func (p *packer) unpack(s string) map[string][]string {
 	if s == "" {
 		return nil
 	}
-	b := []byte(s)
+	return p.unpackInto(nil, s)
+}
+
+// unpackInto is unpack into dst (cleared first; a new map when nil), so that a caller that
+// drops the result right away can reuse one map.
+func (p *packer) unpackInto(dst map[string][]string, s string) map[string][]string {
 	next := func() int {
-		v, n := binary.Uvarint(b)
-		b = b[n:]
-		return int(v)
+		var v uint64
+		for shift := 0; ; shift += 7 {
+			c := s[0]
+			s = s[1:]
+			v |= uint64(c&0x7f) << shift
+			if c < 0x80 {
+				return int(v)
+			}
+		}
 	}
 	n := next()
-	out := make(map[string][]string, n)
+	out := dst
+	if out == nil {
+		out = make(map[string][]string, n)
+	}
+	clear(out)
 	for range n {
-		name := p.names[next()]
-		vals := make([]string, next())
+		id := next()
+		name := p.names[id>>1]
 		ref := p.ref[name]
+		if id&1 == 1 {
+			out[name] = slices.Clone(ref)
+			continue
+		}
+		vals := make([]string, next())
 		for j := range vals {
 			var r string
 			if len(ref) > 0 {
 				r = ref[min(j, len(ref)-1)]
 			}
 			pre, suf, mid := next(), next(), next()
-			vals[j] = r[:pre] + string(b[:mid]) + r[len(r)-suf:]
-			b = b[mid:]
+			switch {
+			case mid == 0 && pre+suf == len(r):
+				vals[j] = r
+			case pre == 0 && suf == 0:
+				vals[j] = s[:mid]
+			default:
+				vals[j] = r[:pre] + s[:mid] + r[len(r)-suf:]
+			}
+			s = s[mid:]
 		}
 		out[name] = vals
 	}

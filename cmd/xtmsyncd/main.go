@@ -14,6 +14,7 @@ import (
 	"github.com/xtmsyncd/xtmsyncd/config"
 	"github.com/xtmsyncd/xtmsyncd/directory"
 	"github.com/xtmsyncd/xtmsyncd/engine"
+	"github.com/xtmsyncd/xtmsyncd/internal/gctune"
 )
 
 // Exit codes (documented in `xtmsyncd help` and the README).
@@ -73,6 +74,7 @@ type Main struct {
 }
 
 func main() {
+	gctune.Apply()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	m := &Main{Stdout: os.Stdout, Stderr: os.Stderr, IsTerminal: isTerminal}
