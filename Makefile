@@ -40,8 +40,13 @@ testdirs-down:
 testdirs-reset:
 	bash $(TESTDIRS) reset
 
+# In-process benchmarks first, each 100k one in its own process (peak RSS is per process), then
+# the real binary against the OpenLDAP tools on the Samba forests.
 bench: testdirs-up
-	. .testdirs/env && $(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./bench/ ./plan/
+	$(GO) test -run '^$$' -bench . -benchmem ./batch/
+	for b in MapDiff5k MapDiff100kSteady MapDiff100kFirst; do \
+		$(GO) test -run '^$$' -bench "^Benchmark$$b$$" -benchtime 1x -timeout 30m ./bench/ | grep Benchmark || exit 1; done
+	. .testdirs/env && $(GO) run ./bench/samba -n 5000
 
 clean:
 	rm -rf bin out
