@@ -56,18 +56,29 @@ const (
 )
 
 // kinds lists every attribute that is not a plain string.
-var kinds = map[string]Kind{
-	"msexchmailboxguid":         KindGUID,
-	"msexcharchiveguid":         KindGUID,
-	"msexchpreviousmailboxguid": KindGUID,
-	"objectguid":                KindGUID,
-	"msexchblockedsendershash":  KindBinary,
-	"msexchsafesendershash":     KindBinary,
-	"msexchsaferecipientshash":  KindBinary,
+var kinds = []struct {
+	name string
+	kind Kind
+}{
+	{"msExchMailboxGuid", KindGUID},
+	{"msExchArchiveGUID", KindGUID},
+	{"msExchPreviousMailboxGuid", KindGUID},
+	{"objectGUID", KindGUID},
+	{"msExchBlockedSendersHash", KindBinary},
+	{"msExchSafeSendersHash", KindBinary},
+	{"msExchSafeRecipientsHash", KindBinary},
 }
 
-// KindOf returns the presentation kind of an attribute (case-insensitive name).
-func KindOf(attr string) Kind { return kinds[strings.ToLower(attr)] }
+// KindOf returns the presentation kind of an attribute (case-insensitive name). It is called
+// for every value compared, so it does not allocate.
+func KindOf(attr string) Kind {
+	for _, k := range kinds {
+		if len(k.name) == len(attr) && strings.EqualFold(k.name, attr) {
+			return k.kind
+		}
+	}
+	return KindString
+}
 
 // ExchangeAttributes are the Exchange schema attributes the product needs in both forests;
 // `doctor` checks that each schema has them.

@@ -32,7 +32,7 @@ func (p Proxy) IsPrimary() bool {
 }
 
 // IsSMTP reports whether p is an SMTP address, primary or not.
-func (p Proxy) IsSMTP() bool { return p.Type() == "smtp" }
+func (p Proxy) IsSMTP() bool { return strings.EqualFold(p.Prefix(), "smtp") }
 
 // Domain returns the lower-case domain of an SMTP address, or "".
 func (p Proxy) Domain() string {

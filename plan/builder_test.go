@@ -275,3 +275,30 @@ func TestBuilder_HeldBytes(t *testing.T) {
 		t.Errorf("summary %+v, want unchanged", p.Summary)
 	}
 }
+
+// The in-place proxy comparison (a handful of addresses) and the indexed one (large sets) agree.
+func TestDiffProxies_InPlaceEqualsIndexed(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	pool := []string{"SMTP:a@northwind.com", "smtp:A@NORTHWIND.COM", "smtp:b@northwind.com", "SMTP:b@northwind.com",
+		"x500:/o=X/cn=a", "X500:/o=x/CN=A", "SIP:a@northwind.com", "smtp:c@northwind.mail.onmicrosoft.com", "x400:c=US;a= ;p=X;s=a"}
+	pick := func() []string {
+		var out []string
+		seen := map[string]bool{}
+		for range rng.IntN(6) {
+			v := pool[rng.IntN(len(pool))]
+			if k := strings.ToLower(v); !seen[k] {
+				seen[k] = true
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	for range 5000 {
+		want, have := pick(), pick()
+		a, okA := diffProxies(want, have)
+		b, okB := diffProxiesIndexed(want, have)
+		if okA != okB || !slices.Equal(a.Add, b.Add) || !slices.Equal(a.Delete, b.Delete) || !slices.Equal(a.Before, b.Before) {
+			t.Fatalf("want %q have %q: in place %+v %v, indexed %+v %v", want, have, a, okA, b, okB)
+		}
+	}
+}

@@ -120,6 +120,46 @@ func diffAttrs(want map[string][]string, have *directory.Entry) []AttrChange {
 // never deletes one (Azure AD Connect writes the target cloud's x500 back), and leaves every
 // other type alone. Values compare case-insensitively, as AD does.
 func diffProxies(want, have []string) (AttrChange, bool) {
+	if len(want)*len(have) > 1024 {
+		return diffProxiesIndexed(want, have)
+	}
+	// The usual handful of addresses: compare in place, without lower-case copies.
+	ch := AttrChange{Name: directory.AttrProxyAddresses}
+	var buf [32]bool
+	gone := buf[:0]
+	if len(have) <= len(buf) {
+		gone = buf[:len(have)]
+	} else {
+		gone = make([]bool, len(have))
+	}
+	for i, h := range have {
+		hp := directory.Proxy(h)
+		if !hp.IsSMTP() {
+			continue
+		}
+		j := slices.IndexFunc(want, func(w string) bool { return strings.EqualFold(w, h) })
+		if j < 0 || directory.Proxy(want[j]).IsPrimary() != hp.IsPrimary() {
+			ch.Delete = append(ch.Delete, h)
+			gone[i] = true
+		}
+	}
+	for _, w := range want {
+		present := false
+		for i, h := range have {
+			if !gone[i] && strings.EqualFold(h, w) {
+				present = true
+				break
+			}
+		}
+		if !present {
+			ch.Add = append(ch.Add, w)
+		}
+	}
+	return finishProxies(ch, have)
+}
+
+// diffProxiesIndexed is diffProxies for large address sets.
+func diffProxiesIndexed(want, have []string) (AttrChange, bool) {
 	wantByKey := make(map[string]directory.Proxy, len(want))
 	for _, w := range want {
 		wantByKey[directory.Proxy(w).Key()] = directory.Proxy(w)
@@ -143,6 +183,10 @@ func diffProxies(want, have []string) (AttrChange, bool) {
 			ch.Add = append(ch.Add, w)
 		}
 	}
+	return finishProxies(ch, have)
+}
+
+func finishProxies(ch AttrChange, have []string) (AttrChange, bool) {
 	if len(ch.Add) == 0 && len(ch.Delete) == 0 {
 		return ch, false
 	}
