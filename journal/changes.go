@@ -41,30 +41,17 @@ type Change struct {
 	Error      string
 }
 
+// execer is what a write needs: the database, or a transaction.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
 // RecordIntent journals c as "pending" with IntentAt = Now, before the write
 // is attempted. It is committed when RecordIntent returns. c's ID,
 // IntentAt, OutcomeAt, Status and Error are ignored.
 func (s *Store) RecordIntent(ctx context.Context, c Change) (int64, error) {
-	if c.RunID == 0 || c.DN == "" || c.Action == "" {
-		return 0, errors.New("journal: record intent: run id, dn and action are required")
-	}
-	attrs, err := json.Marshal(c.Attrs)
-	if err != nil {
-		return 0, fmt.Errorf("journal: record intent: %w", err)
-	}
-	forest := c.Forest
-	if forest == "" {
-		forest = "target"
-	}
-	res, err := s.db.ExecContext(ctx, `INSERT INTO changes
-		(run_id, object_guid, key, dn, forest, action, attrs, intent_at, status)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.RunID, c.ObjectGUID, c.Key, c.DN, forest, c.Action, string(attrs),
-		formatTime(s.Now()), StatusPending)
-	if err != nil {
-		return 0, fmt.Errorf("journal: record intent: %w", err)
-	}
-	id, err := res.LastInsertId()
+	id, err := s.insertIntent(ctx, s.db, c)
 	if err != nil {
 		return 0, fmt.Errorf("journal: record intent: %w", err)
 	}
@@ -76,11 +63,62 @@ func (s *Store) RecordIntent(ctx context.Context, c Change) (int64, error) {
 // replaces the stored one (a create learns it after the add). A change
 // that is no longer pending fails with ErrFinalized.
 func (s *Store) RecordOutcome(ctx context.Context, changeID int64, objectGUID string, applyErr error) error {
+	return s.updateOutcome(ctx, s.db, changeID, objectGUID, applyErr)
+}
+
+// RecordOutcomeAndIntent is RecordOutcome of changeID followed by
+// RecordIntent of next, committed in one transaction: a writer that goes on
+// to its next change pays for one commit (one fsync) instead of two. Both
+// rows are committed when it returns, or neither is: the outcome is still
+// journaled after its own write and the intent before next's.
+func (s *Store) RecordOutcomeAndIntent(ctx context.Context, changeID int64, objectGUID string, applyErr error, next Change) (int64, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("journal: record outcome %d and intent: %w", changeID, err)
+	}
+	defer tx.Rollback() // a no-op after Commit
+	if err := s.updateOutcome(ctx, tx, changeID, objectGUID, applyErr); err != nil {
+		return 0, err
+	}
+	id, err := s.insertIntent(ctx, tx, next)
+	if err != nil {
+		return 0, fmt.Errorf("journal: record intent: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("journal: record outcome %d and intent: %w", changeID, err)
+	}
+	return id, nil
+}
+
+func (s *Store) insertIntent(ctx context.Context, db execer, c Change) (int64, error) {
+	if c.RunID == 0 || c.DN == "" || c.Action == "" {
+		return 0, errors.New("run id, dn and action are required")
+	}
+	attrs, err := json.Marshal(c.Attrs)
+	if err != nil {
+		return 0, err
+	}
+	forest := c.Forest
+	if forest == "" {
+		forest = "target"
+	}
+	res, err := db.ExecContext(ctx, `INSERT INTO changes
+		(run_id, object_guid, key, dn, forest, action, attrs, intent_at, status)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.RunID, c.ObjectGUID, c.Key, c.DN, forest, c.Action, string(attrs),
+		formatTime(s.Now()), StatusPending)
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+func (s *Store) updateOutcome(ctx context.Context, db execer, changeID int64, objectGUID string, applyErr error) error {
 	status := StatusApplied
 	if applyErr != nil {
 		status = StatusFailed
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE changes
+	res, err := db.ExecContext(ctx, `UPDATE changes
 		SET status = ?, error = ?, outcome_at = ?,
 			object_guid = CASE WHEN ? = '' THEN object_guid ELSE ? END
 		WHERE id = ? AND status = ?`,
@@ -89,7 +127,7 @@ func (s *Store) RecordOutcome(ctx context.Context, changeID int64, objectGUID st
 	if err != nil {
 		return fmt.Errorf("journal: record outcome %d: %w", changeID, err)
 	}
-	return s.checkUpdated(ctx, res, "changes", "change", changeID)
+	return checkUpdated(ctx, db, res, "changes", "change", changeID)
 }
 
 // Changes returns the changes of a run in ID order.

@@ -166,6 +166,13 @@ func nullJSON(raw json.RawMessage) (sql.NullString, error) {
 // checkUpdated turns a zero-row guarded UPDATE into ErrNotFound or
 // ErrFinalized, depending on whether the row exists.
 func (s *Store) checkUpdated(ctx context.Context, res sql.Result, table, what string, id int64) error {
+	return checkUpdated(ctx, s.db, res, table, what, id)
+}
+
+// checkUpdated is Store.checkUpdated on db, which may be a transaction: a
+// transaction must look through itself (an in-memory journal has one
+// connection, which the transaction holds).
+func checkUpdated(ctx context.Context, db execer, res sql.Result, table, what string, id int64) error {
 	n, err := res.RowsAffected()
 	if err != nil {
 		return fmt.Errorf("journal: %s %d: %w", what, id, err)
@@ -174,7 +181,7 @@ func (s *Store) checkUpdated(ctx context.Context, res sql.Result, table, what st
 		return nil
 	}
 	var one int
-	err = s.db.QueryRowContext(ctx, `SELECT 1 FROM `+table+` WHERE id = ?`, id).Scan(&one)
+	err = db.QueryRowContext(ctx, `SELECT 1 FROM `+table+` WHERE id = ?`, id).Scan(&one)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("journal: %s %d: %w", what, id, ErrNotFound)

@@ -12,7 +12,10 @@ import (
 // Journal turns the engine's plan-shaped records into journal rows.
 type Journal struct{ S *journal.Store }
 
-var _ engine.Journal = Journal{}
+var (
+	_ engine.Journal        = Journal{}
+	_ engine.ChainedJournal = Journal{}
+)
 
 func (j Journal) StartRun(ctx context.Context, r engine.RunInfo, p *plan.Plan) (int64, error) {
 	sum, _ := json.Marshal(p.Summary)
@@ -21,16 +24,25 @@ func (j Journal) StartRun(ctx context.Context, r engine.RunInfo, p *plan.Plan) (
 }
 
 func (j Journal) RecordIntent(ctx context.Context, runID int64, c plan.Change) (int64, error) {
-	attrs := make([]journal.AttrValues, len(c.Attrs))
-	for i, a := range c.Attrs {
-		attrs[i] = journal.AttrValues{Name: a.Name, Before: a.Before, After: a.After, Add: a.Add, Delete: a.Delete}
-	}
-	return j.S.RecordIntent(ctx, journal.Change{RunID: runID, ObjectGUID: c.ObjectGUID, Key: c.Key, DN: c.DN,
-		Forest: c.Forest, Action: string(c.Action), Attrs: attrs})
+	return j.S.RecordIntent(ctx, change(runID, c))
 }
 
 func (j Journal) RecordOutcome(ctx context.Context, id int64, guid string, err error) error {
 	return j.S.RecordOutcome(ctx, id, guid, err)
+}
+
+// RecordOutcomeAndIntent commits one change's outcome and the next one's intent together.
+func (j Journal) RecordOutcomeAndIntent(ctx context.Context, id int64, guid string, err error, runID int64, next plan.Change) (int64, error) {
+	return j.S.RecordOutcomeAndIntent(ctx, id, guid, err, change(runID, next))
+}
+
+func change(runID int64, c plan.Change) journal.Change {
+	attrs := make([]journal.AttrValues, len(c.Attrs))
+	for i, a := range c.Attrs {
+		attrs[i] = journal.AttrValues{Name: a.Name, Before: a.Before, After: a.After, Add: a.Add, Delete: a.Delete}
+	}
+	return journal.Change{RunID: runID, ObjectGUID: c.ObjectGUID, Key: c.Key, DN: c.DN,
+		Forest: c.Forest, Action: string(c.Action), Attrs: attrs}
 }
 
 func (j Journal) FinishRun(ctx context.Context, runID int64, outcome string, r engine.Result, runErr error) error {
