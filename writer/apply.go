@@ -37,13 +37,59 @@ func (c *Client) Apply(ctx context.Context, ch plan.Change) (string, error) {
 }
 
 func (c *Client) apply(conn Conn, ch plan.Change, req any) (string, error) {
-	if r, ok := req.(*ldap.AddRequest); ok {
+	st, err := c.readState(conn, ch, req)
+	if err != nil {
+		return "", err
+	}
+	return c.write(conn, ch, req, st)
+}
+
+// casState is what the compare-and-set guard of one change reads before its write: for a
+// create, why it would be stale; for an update or delete, the object as it is now.
+type casState struct {
+	holder  string           // create: "" when the DN and the ExchangeGUID are still free
+	cur     *directory.Entry // update, delete: nil when the object no longer exists
+	movedTo string           // update, delete: the object (same objectGUID) now lives at this DN
+}
+
+// readState re-reads one change's state on its own (one search per change).
+func (c *Client) readState(conn Conn, ch plan.Change, req any) (casState, error) {
+	if _, ok := req.(*ldap.AddRequest); ok {
 		// One search checks both preconditions of a create: the DN is still free, and no
 		// object took the ExchangeGUID since the plan was made.
-		if holder, err := c.takenBy(conn, ch.DN, ch.Key); err != nil {
-			return "", err
-		} else if holder != "" {
-			return "", fmt.Errorf("%w: %s", directory.ErrStalePlan, holder)
+		holder, err := c.takenBy(conn, ch.DN, ch.Key)
+		return casState{holder: holder}, err
+	}
+	cur, err := read(conn, ch.DN, c.casAttrs([]plan.Change{ch}))
+	if err != nil {
+		return casState{}, fmt.Errorf("re-read before write: %w", err)
+	}
+	return casState{cur: cur}, nil
+}
+
+// casAttrs are the attributes the guard of an update or delete needs: identity, ownership and
+// every attribute the changes touch.
+func (c *Client) casAttrs(cs []plan.Change) []string {
+	names := []string{directory.AttrObjectGUID, directory.AttrMailboxGUID}
+	if c.opt.OwnerAttr != "" {
+		names = append(names, c.opt.OwnerAttr)
+	}
+	for _, ch := range cs {
+		for _, a := range ch.Attrs {
+			if !slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(n, a.Name) }) {
+				names = append(names, a.Name)
+			}
+		}
+	}
+	return names
+}
+
+// write checks the change against st (the guard) and sends req.
+func (c *Client) write(conn Conn, ch plan.Change, req any, st casState) (string, error) {
+	switch r := req.(type) {
+	case *ldap.AddRequest:
+		if st.holder != "" {
+			return "", fmt.Errorf("%w: %s", directory.ErrStalePlan, st.holder)
 		}
 		if err := conn.Add(r); err != nil {
 			return "", sent("add", err)
@@ -53,32 +99,22 @@ func (c *Client) apply(conn Conn, ch plan.Change, req any) (string, error) {
 			return "", nil // written; the objectGUID is only informative
 		}
 		return after.ObjectGUID.String(), nil
-	}
-	names := []string{directory.AttrObjectGUID, directory.AttrMailboxGUID, c.opt.OwnerAttr}
-	for _, a := range ch.Attrs {
-		names = append(names, a.Name)
-	}
-	cur, err := read(conn, ch.DN, names)
-	if err != nil {
-		return "", fmt.Errorf("re-read before write: %w", err)
-	}
-	switch r := req.(type) {
 	case *ldap.ModifyRequest:
-		if err := c.check(cur, ch, !c.opt.SkipOwnerCheck); err != nil {
+		if err := c.guard(st, ch, !c.opt.SkipOwnerCheck); err != nil {
 			return "", err
 		}
 		if err := conn.Modify(r); err != nil {
 			return "", sent("modify", err)
 		}
-		return cur.ObjectGUID.String(), nil
+		return st.cur.ObjectGUID.String(), nil
 	case *ldap.DelRequest:
-		if err := c.check(cur, ch, true); err != nil {
+		if err := c.guard(st, ch, true); err != nil {
 			return "", err
 		}
 		if err := conn.Del(r); err != nil {
 			return "", sent("delete", err)
 		}
-		return cur.ObjectGUID.String(), nil
+		return st.cur.ObjectGUID.String(), nil
 	}
 	return "", fmt.Errorf("unexpected request %T", req)
 }
@@ -123,6 +159,14 @@ func normDN(dn string) string {
 		return d.String()
 	}
 	return dn
+}
+
+// guard is check plus what only a search by objectGUID can see: the object was moved.
+func (c *Client) guard(st casState, ch plan.Change, owner bool) error {
+	if st.movedTo != "" {
+		return fmt.Errorf("%w: %s was moved to %s", directory.ErrStalePlan, ch.DN, st.movedTo)
+	}
+	return c.check(st.cur, ch, owner)
 }
 
 // check is the compare-and-set guard of an update or delete: the object still exists, is the
