@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 
@@ -70,7 +71,9 @@ func (e *Engine) Apply(ctx context.Context, info RunInfo, p *plan.Plan, o Option
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	jobs := make(chan plan.Change)
+	workers := max(1, e.Target.Connections())
+	chunks := e.chunks(work, workers)
+	jobs := make(chan []plan.Change)
 	var (
 		mu         sync.Mutex
 		errs       []error
@@ -79,58 +82,95 @@ func (e *Engine) Apply(ctx context.Context, info RunInfo, p *plan.Plan, o Option
 		applied    atomic.Int64
 		failed     atomic.Int64
 		wg         sync.WaitGroup
-		workers    = max(1, e.Target.Connections())
 		journalCtx = context.WithoutCancel(ctx)
 	)
+	// stop records a journal failure and stops the run.
+	stop := func(err error) {
+		mu.Lock()
+		fatal = errors.Join(fatal, err)
+		mu.Unlock()
+		cancel(err)
+	}
+	chained, _ := e.Journal.(ChainedJournal)
+	// record journals the outcome of c (change id) and, when next is not nil and the run goes
+	// on, the intent of *next in the same transaction. It returns next's change id, 0 when its
+	// intent was not journaled.
+	record := func(id int64, c plan.Change, guid string, aerr error, next *plan.Change) int64 {
+		if chained != nil && next != nil && ctx.Err() == nil {
+			nid, err := chained.RecordOutcomeAndIntent(journalCtx, id, guid, aerr, runID, *next)
+			if err == nil {
+				return nid
+			}
+			// Neither row was committed. The outcome on its own tells which half failed, and
+			// journals the write as the unchained path would have.
+			if oerr := e.Journal.RecordOutcome(journalCtx, id, guid, aerr); oerr != nil {
+				stop(fmt.Errorf("journal: outcome for %s: %w", c.DN, oerr))
+			} else {
+				stop(fmt.Errorf("journal: intent for %s: %w", next.DN, err))
+			}
+			return 0
+		}
+		if err := e.Journal.RecordOutcome(journalCtx, id, guid, aerr); err != nil {
+			stop(fmt.Errorf("journal: outcome for %s: %w", c.DN, err))
+		}
+		return 0
+	}
+	// report counts the write of c once its outcome is journaled.
+	report := func(c plan.Change, guid string, aerr error) {
+		if e.OnWrite != nil {
+			e.OnWrite(c, aerr)
+		}
+		if aerr != nil {
+			failed.Add(1)
+			log.Warn("write failed", "action", c.Action, "dn", c.DN, "err", aerr)
+			mu.Lock()
+			errs = append(errs, &directory.ObjectError{DN: c.DN, Op: string(c.Action), Err: aerr})
+			mu.Unlock()
+		} else {
+			applied.Add(1)
+			log.Debug("written", "action", c.Action, "dn", c.DN, "object_guid", guid)
+		}
+		if e.Progress != nil {
+			e.Progress(int(done.Add(1)), len(work))
+		}
+	}
 	for range workers {
 		wg.Go(func() {
-			for c := range jobs {
+			for chunk := range jobs {
 				if ctx.Err() != nil {
 					continue // the run stopped: nothing more starts (counted as not tried)
 				}
-				id, err := e.Journal.RecordIntent(journalCtx, runID, c)
-				if err != nil {
-					mu.Lock()
-					fatal = errors.Join(fatal, fmt.Errorf("journal: intent for %s: %w", c.DN, err))
-					mu.Unlock()
-					cancel(err)
-					continue
-				}
-				guid, aerr := e.writerFor(c).Apply(ctx, c)
-				if jerr := e.Journal.RecordOutcome(journalCtx, id, guid, aerr); jerr != nil {
-					mu.Lock()
-					fatal = errors.Join(fatal, fmt.Errorf("journal: outcome for %s: %w", c.DN, jerr))
-					mu.Unlock()
-					cancel(jerr)
-				}
-				if e.OnWrite != nil {
-					e.OnWrite(c, aerr)
-				}
-				if aerr != nil {
-					failed.Add(1)
-					log.Warn("write failed", "action", c.Action, "dn", c.DN, "err", aerr)
-					mu.Lock()
-					errs = append(errs, &directory.ObjectError{DN: c.DN, Op: string(c.Action), Err: aerr})
-					mu.Unlock()
-				} else {
-					applied.Add(1)
-					log.Debug("written", "action", c.Action, "dn", c.DN, "object_guid", guid)
-				}
-				if e.Progress != nil {
-					e.Progress(int(done.Add(1)), len(work))
+				write := e.prepare(ctx, log, chunk)
+				var id int64 // chunk[i]'s intent, when the previous outcome committed it already
+				for i, c := range chunk {
+					if id == 0 {
+						if ctx.Err() != nil {
+							break // the rest of the chunk is not tried
+						}
+						var err error
+						if id, err = e.Journal.RecordIntent(journalCtx, runID, c); err != nil {
+							stop(fmt.Errorf("journal: intent for %s: %w", c.DN, err))
+							break
+						}
+					}
+					guid, aerr := write(ctx, i)
+					var next *plan.Change
+					if i+1 < len(chunk) {
+						next = &chunk[i+1]
+					}
+					id = record(id, c, guid, aerr, next)
+					report(c, guid, aerr)
 				}
 			}
 		})
 	}
-	sent := 0
 feed:
-	for _, c := range work {
+	for _, c := range chunks {
 		if ctx.Err() != nil {
 			break
 		}
 		select {
 		case jobs <- c:
-			sent++
 		case <-ctx.Done():
 			break feed
 		}
@@ -152,6 +192,74 @@ feed:
 		return finish(OutcomePartial, fmt.Errorf("%w: %w", ErrPartial, runErr))
 	}
 	return finish(OutcomeOK, nil)
+}
+
+// Prepared writes the changes of a chunk whose compare-and-set state was read in one operation.
+// It is an alias of an interface literal so that an adapter can return the identical type
+// without importing the engine.
+type Prepared = interface {
+	Apply(ctx context.Context, i int) (objectGUID string, err error)
+}
+
+// Preparer is implemented by a Target that can re-read the state of a chunk of changes in one
+// server operation (writer.Client): a chunk then costs one read plus one write per change
+// instead of a read and a write per change. Prepare writes nothing; Prepared.Apply(i) writes
+// cs[i] with the same compare-and-set as Target.Apply.
+type Preparer interface {
+	Prepare(ctx context.Context, cs []plan.Change) (Prepared, error)
+}
+
+// ChainedJournal is implemented by a Journal that can commit the outcome of one change and the
+// intent of the next in one transaction (journal.Store, through internal/app). A worker going
+// straight on to the next change of its chunk then pays one commit (one fsync) per write instead
+// of two; the intent still commits before its write and the outcome after its own. If the
+// transaction fails, neither row may have been committed.
+type ChainedJournal interface {
+	RecordOutcomeAndIntent(ctx context.Context, changeID int64, objectGUID string, applyErr error, runID int64, next plan.Change) (nextID int64, err error)
+}
+
+// maxChunk is the most changes handed to one Prepare. It matches writer.ChunkSize; a writer
+// that takes fewer must refuse, and the chunk then falls back to Apply per change.
+const maxChunk = 50
+
+// chunks splits the work into the units a worker takes: single changes for writers that
+// cannot prepare, and runs of consecutive changes to one forest for those that can, small
+// enough that every worker gets some of a small plan.
+func (e *Engine) chunks(work []plan.Change, workers int) [][]plan.Change {
+	size := min(maxChunk, max(1, (len(work)+workers-1)/workers))
+	var out [][]plan.Change
+	for i := 0; i < len(work); {
+		j := i + 1
+		if _, ok := e.writerFor(work[i]).(Preparer); ok {
+			for j < len(work) && j-i < size && work[j].Forest == work[i].Forest {
+				j++
+			}
+		}
+		out = append(out, work[i:j:j])
+		i = j
+	}
+	return out
+}
+
+// prepare returns how the worker writes change i of chunk: through one Prepare of the whole
+// chunk when its writer can, else (or when the chunk read fails) through Apply per change,
+// which reads each object again. A failed chunk read loses no change: each is still tried,
+// journaled and compare-and-set on its own.
+func (e *Engine) prepare(ctx context.Context, log *slog.Logger, chunk []plan.Change) func(context.Context, int) (string, error) {
+	w := e.writerFor(chunk[0])
+	each := func(ctx context.Context, i int) (string, error) { return w.Apply(ctx, chunk[i]) }
+	p, ok := w.(Preparer)
+	if !ok {
+		return each
+	}
+	prep, err := p.Prepare(ctx, chunk)
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Warn("chunk re-read failed; re-reading each change", "changes", len(chunk), "first_dn", chunk[0].DN, "err", err)
+		}
+		return each
+	}
+	return prep.Apply
 }
 
 // refuseWriter refuses every change: the engine has no writer for that forest.

@@ -1,0 +1,315 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/xtmsyncd/xtmsyncd/engine"
+	"github.com/xtmsyncd/xtmsyncd/plan"
+)
+
+// fakePreparer is a fakeTarget that also reads chunks: Prepare logs "prepare <dn>" for each
+// change of the chunk in the shared journal log, and the chunk's Apply(i) goes through the
+// fakeTarget's Apply, which checks the intent was journaled first.
+type fakePreparer struct {
+	*fakeTarget
+	failPrepare bool
+
+	prepares atomic.Int64
+	viaChunk atomic.Int64
+
+	pmu      sync.Mutex
+	chunks   [][]string          // the DNs of every chunk prepared
+	prepared map[string]int      // dn -> times prepared
+	forests  map[string][]string // forest -> DNs prepared for it
+}
+
+func newPreparer(t *testing.T, conns int) (*engine.Engine, *fakeJournal, *fakePreparer) {
+	e, j, tg := newEngine(t, conns)
+	p := &fakePreparer{fakeTarget: tg, prepared: map[string]int{}, forests: map[string][]string{}}
+	e.Target = p
+	return e, j, p
+}
+
+var _ engine.Preparer = (*fakePreparer)(nil)
+
+func (f *fakePreparer) Prepare(_ context.Context, cs []plan.Change) (engine.Prepared, error) {
+	f.prepares.Add(1)
+	if len(cs) == 0 || len(cs) > 50 {
+		f.t.Errorf("Prepare of %d changes", len(cs))
+	}
+	dns := make([]string, len(cs))
+	for i, c := range cs {
+		dns[i] = c.DN
+		if f.j.hasIntent(c.DN) {
+			f.t.Errorf("Prepare(%s) after its intent: the chunk read must come before the chunk's writes", c.DN)
+		}
+		f.j.record("prepare " + c.DN)
+	}
+	f.pmu.Lock()
+	f.chunks = append(f.chunks, dns)
+	for _, c := range cs {
+		f.prepared[c.DN]++
+		f.forests[c.Forest] = append(f.forests[c.Forest], c.DN)
+	}
+	f.pmu.Unlock()
+	if f.failPrepare {
+		return nil, errors.New("chunk read failed")
+	}
+	return &fakeChunk{f: f, cs: cs}, nil
+}
+
+type fakeChunk struct {
+	f  *fakePreparer
+	cs []plan.Change
+}
+
+func (c *fakeChunk) Apply(ctx context.Context, i int) (string, error) {
+	c.f.viaChunk.Add(1)
+	return c.f.fakeTarget.Apply(ctx, c.cs[i])
+}
+
+// With a target that prepares, changes go in chunks: one read per chunk, and still exactly one
+// intent before and one outcome after every write; the read itself is not journaled.
+func TestApply_PreparerReadsChunksAndJournalsEachWrite(t *testing.T) {
+	e, j, p := newPreparer(t, 2)
+	res, err := e.Apply(context.Background(), info, testPlan(130), engine.Options{})
+	if err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	if res.Applied != 130 || res.Failed != 0 || res.NotTried != 0 {
+		t.Errorf("result %+v", res)
+	}
+	checkJournalPairs(t, j, p.fakeTarget)
+	if n := p.viaChunk.Load(); n != 130 {
+		t.Errorf("%d writes through the prepared chunks, want all 130", n)
+	}
+	if n := p.prepares.Load(); n < 3 || n > 5 {
+		t.Errorf("%d chunk reads for 130 changes, want 3 to 5 (at most 50 each)", n)
+	}
+	for i := range 130 {
+		dn := dnOf(i)
+		if p.prepared[dn] != 1 {
+			t.Errorf("%s prepared %d times, want 1", dn, p.prepared[dn])
+		}
+		if iP, iI := j.index("prepare "+dn), j.index("intent "+dn); iP < 0 || iP > iI {
+			t.Errorf("%s: prepared at %d, intent at %d; want the read before the intent", dn, iP, iI)
+		}
+	}
+	if got := len(j.intent); got != 130 {
+		t.Errorf("%d intents for 130 writes: the chunk read was journaled or a write was not", got)
+	}
+}
+
+// A small plan is still spread over every connection.
+func TestApply_PreparerSmallPlanUsesEveryWorker(t *testing.T) {
+	e, _, p := newPreparer(t, 2)
+	if _, err := e.Apply(context.Background(), info, testPlan(6), engine.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := p.prepares.Load(); n != 2 {
+		t.Errorf("6 changes on 2 connections read in %d chunks, want 2 of 3", n)
+	}
+}
+
+// A chunk read that fails loses nothing: each change of the chunk is applied on its own (the
+// writer reads it again), journaled as usual.
+func TestApply_FailedChunkReadFallsBackToEachChange(t *testing.T) {
+	e, j, p := newPreparer(t, 2)
+	p.failPrepare = true
+	p.fail = map[string]bool{dnOf(3): true}
+	res, err := e.Apply(context.Background(), info, testPlan(12), engine.Options{})
+	if !errors.Is(err, engine.ErrPartial) {
+		t.Fatalf("Apply: %v, want the one stale change reported", err)
+	}
+	if res.Applied != 11 || res.Failed != 1 || res.NotTried != 0 {
+		t.Errorf("result %+v, want 11 applied and 1 failed", res)
+	}
+	if n := p.viaChunk.Load(); n != 0 {
+		t.Errorf("%d writes through a chunk whose read failed", n)
+	}
+	checkJournalPairs(t, j, p.fakeTarget)
+}
+
+// A cancel in the middle of a chunk stops it there: the chunk's remaining changes are neither
+// journaled nor written, and count as not tried.
+func TestApply_CancelStopsTheChunk(t *testing.T) {
+	e, j, p := newPreparer(t, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p.hook = func(_ context.Context, n int64, _ plan.Change) {
+		if n == 4 {
+			cancel()
+		}
+	}
+	res, err := e.Apply(ctx, info, testPlan(30), engine.Options{})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Apply: %v, want context.Canceled", err)
+	}
+	if res.Applied != 4 || res.NotTried != 26 {
+		t.Errorf("result %+v, want 4 applied (the one in flight finishes) and 26 not tried", res)
+	}
+	for i := 4; i < 30; i++ {
+		if j.index("intent "+dnOf(i)) >= 0 {
+			t.Errorf("%s journaled after the cancel", dnOf(i))
+		}
+	}
+	checkJournalPairs(t, j, p.fakeTarget)
+}
+
+// A journal failure on one change of a chunk stops the run: that change is not written, nor is
+// any after it.
+func TestApply_IntentErrorStopsTheChunk(t *testing.T) {
+	e, j, p := newPreparer(t, 1)
+	down := errors.New("disk I/O error")
+	j.intentErr = func(c plan.Change) error {
+		if c.DN == dnOf(2) {
+			return down
+		}
+		return nil
+	}
+	res, err := e.Apply(context.Background(), info, testPlan(10), engine.Options{})
+	if !errors.Is(err, down) {
+		t.Fatalf("Apply: %v, want the journal error", err)
+	}
+	if got := p.appliedDNs(); !slices.Equal(got, []string{dnOf(0), dnOf(1)}) {
+		t.Errorf("written %v, want only the two changes before the journal failed", got)
+	}
+	if res.Applied != 2 || res.NotTried != 8 {
+		t.Errorf("result %+v", res)
+	}
+	checkJournalPairs(t, j, p.fakeTarget)
+}
+
+// Source-forest changes go to the source writer, and a chunk never holds both forests.
+func TestApply_ChunksNeverMixForests(t *testing.T) {
+	e, j, p := newPreparer(t, 2)
+	src := &fakePreparer{fakeTarget: &fakeTarget{t: t, j: j, conns: 1}, prepared: map[string]int{}, forests: map[string][]string{}}
+	e.SourceWriter = src
+	pl := testPlan(40)
+	for i := range pl.Changes {
+		if i%10 >= 5 && pl.Changes[i].Action != plan.Unchanged && pl.Changes[i].Action != plan.Conflict {
+			pl.Changes[i].Forest = plan.ForestSource
+		}
+	}
+	res, err := e.Apply(context.Background(), info, pl, engine.Options{})
+	if err != nil || res.Applied != 40 {
+		t.Fatalf("Apply: %+v, %v", res, err)
+	}
+	if len(p.forests[plan.ForestSource]) != 0 || len(src.forests[plan.ForestTarget])+len(src.forests[""]) != 0 {
+		t.Errorf("target prepared %d source changes; source prepared %d target changes",
+			len(p.forests[plan.ForestSource]), len(src.forests[plan.ForestTarget])+len(src.forests[""]))
+	}
+	if n := len(src.forests[plan.ForestSource]); n != 20 {
+		t.Errorf("source writer prepared %d changes, want 20", n)
+	}
+	for _, ch := range append(slices.Clone(p.chunks), src.chunks...) {
+		forest := map[bool]int{}
+		for _, dn := range ch {
+			var n int
+			fmt.Sscanf(strings.TrimPrefix(dn, "CN=user"), "%d", &n)
+			forest[n%10 >= 5]++
+		}
+		if len(forest) != 1 {
+			t.Errorf("chunk %v mixes forests", ch)
+		}
+	}
+}
+
+// fakeChained is a fakeJournal that can commit an outcome and the next intent together; when
+// the intent would fail, neither is recorded (the transaction rolls back).
+type fakeChained struct {
+	*fakeJournal
+	chains atomic.Int64
+}
+
+var _ engine.ChainedJournal = (*fakeChained)(nil)
+
+func (j *fakeChained) RecordOutcomeAndIntent(ctx context.Context, id int64, guid string, aerr error, runID int64, next plan.Change) (int64, error) {
+	if j.intentErr != nil {
+		if err := j.intentErr(next); err != nil {
+			j.record("chain-failed " + next.DN)
+			return 0, err
+		}
+	}
+	j.chains.Add(1)
+	if err := j.RecordOutcome(ctx, id, guid, aerr); err != nil {
+		return 0, err
+	}
+	return j.RecordIntent(ctx, runID, next)
+}
+
+func newChained(t *testing.T, conns int) (*engine.Engine, *fakeChained, *fakePreparer) {
+	e, j, p := newPreparer(t, conns)
+	cj := &fakeChained{fakeJournal: j}
+	e.Journal = cj
+	return e, cj, p
+}
+
+// With a journal that chains, a worker commits each outcome together with the next intent of
+// its chunk: N+K commits for N writes in K chunks instead of 2N, and still one intent before and
+// one outcome after every write.
+func TestApply_ChainedJournalCommitsOutcomeWithTheNextIntent(t *testing.T) {
+	e, j, p := newChained(t, 2)
+	res, err := e.Apply(context.Background(), info, testPlan(130), engine.Options{})
+	if err != nil || res.Applied != 130 {
+		t.Fatalf("Apply: %+v, %v", res, err)
+	}
+	checkJournalPairs(t, j.fakeJournal, p.fakeTarget)
+	if got, want := j.chains.Load(), 130-p.prepares.Load(); got != want {
+		t.Errorf("%d chained commits for 130 writes in %d chunks, want %d", got, p.prepares.Load(), want)
+	}
+}
+
+// An intent that fails in a chained commit stops the run, but the write before it keeps its
+// outcome.
+func TestApply_ChainedIntentFailureKeepsThePreviousOutcome(t *testing.T) {
+	e, j, p := newChained(t, 1)
+	down := errors.New("disk I/O error")
+	j.intentErr = func(c plan.Change) error {
+		if c.DN == dnOf(2) {
+			return down
+		}
+		return nil
+	}
+	res, err := e.Apply(context.Background(), info, testPlan(10), engine.Options{})
+	if !errors.Is(err, down) || !strings.Contains(err.Error(), "intent for "+dnOf(2)) {
+		t.Fatalf("Apply: %v, want the journal error for the intent of %s", err, dnOf(2))
+	}
+	if got := p.appliedDNs(); !slices.Equal(got, []string{dnOf(0), dnOf(1)}) {
+		t.Errorf("written %v", got)
+	}
+	if j.outcomes(dnOf(1)) != 1 {
+		t.Errorf("%s written but its outcome not journaled", dnOf(1))
+	}
+	if res.Applied != 2 || res.NotTried != 8 {
+		t.Errorf("result %+v", res)
+	}
+	checkJournalPairs(t, j.fakeJournal, p.fakeTarget)
+}
+
+// A cancel during a write: its outcome is journaled on its own and the next intent is not.
+func TestApply_ChainedCancelJournalsNoFurtherIntent(t *testing.T) {
+	e, j, p := newChained(t, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p.hook = func(_ context.Context, n int64, _ plan.Change) {
+		if n == 4 {
+			cancel()
+		}
+	}
+	res, err := e.Apply(ctx, info, testPlan(30), engine.Options{})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Apply: %v", err)
+	}
+	if res.Applied != 4 || res.NotTried != 26 || j.hasIntent(dnOf(4)) {
+		t.Errorf("result %+v; intent for %s journaled: %v", res, dnOf(4), j.hasIntent(dnOf(4)))
+	}
+	checkJournalPairs(t, j.fakeJournal, p.fakeTarget)
+}
