@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/xtmsyncd/xtmsyncd/directory"
 	"github.com/xtmsyncd/xtmsyncd/plan"
@@ -69,6 +70,7 @@ func (e *Engine) Apply(ctx context.Context, info RunInfo, p *plan.Plan, o Option
 		return finish(OutcomeOK, nil)
 	}
 
+	started := time.Now()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	workers := max(1, e.Target.Connections())
@@ -179,6 +181,9 @@ feed:
 	wg.Wait()
 	res.Applied, res.Failed = int(applied.Load()), int(failed.Load())
 	res.NotTried = len(work) - res.Applied - res.Failed
+	elapsed := time.Since(started)
+	log.Info("writes done", "applied", res.Applied, "failed", res.Failed, "not_tried", res.NotTried,
+		"elapsed_seconds", elapsed.Seconds(), "per_second", float64(res.Applied+res.Failed)/max(elapsed.Seconds(), 1e-9))
 
 	runErr := errors.Join(errs...)
 	switch {
