@@ -17,34 +17,89 @@ type Conn interface {
 	Search(req *ldap.SearchRequest) (*ldap.SearchResult, error)
 }
 
+// AsyncSearcher is the streaming search of *ldap.Conn: entries are handed over as they are
+// decoded instead of after the whole page.
+type AsyncSearcher interface {
+	SearchAsync(ctx context.Context, req *ldap.SearchRequest, bufferSize int) ldap.Response
+}
+
 // Paged runs req page by page, calling fn for each entry, checking ctx between pages. It
 // returns the number of continuation references the server sent (tolerated, never followed).
+// On a connection that can stream (AsyncSearcher), fn runs while the rest of the page is still
+// arriving, so the directory never waits for the client between pages longer than the last
+// entry takes.
 func Paged(ctx context.Context, c Conn, req *ldap.SearchRequest, pageSize int, fn func(*ldap.Entry) error) (int, error) {
 	paging := ldap.NewControlPaging(uint32(pageSize))
 	controls := append([]ldap.Control{paging}, req.Controls...)
 	refs := 0
+	async, streams := c.(AsyncSearcher)
 	for {
 		if err := ctx.Err(); err != nil {
 			return refs, err
 		}
 		r := *req
 		r.Controls = controls
-		res, err := c.Search(&r)
+		var (
+			got []ldap.Control
+			err error
+		)
+		if streams {
+			got, err = pageAsync(ctx, async, &r, &refs, fn)
+		} else {
+			got, err = page(c, &r, &refs, fn)
+		}
 		if err != nil {
-			return refs, fmt.Errorf("search %s %s: %w", req.BaseDN, req.Filter, err)
+			return refs, err
 		}
-		refs += len(res.Referrals)
-		for _, e := range res.Entries {
-			if err := fn(e); err != nil {
-				return refs, err
-			}
-		}
-		pc, _ := ldap.FindControl(res.Controls, ldap.ControlTypePaging).(*ldap.ControlPaging)
+		pc, _ := ldap.FindControl(got, ldap.ControlTypePaging).(*ldap.ControlPaging)
 		if pc == nil || len(pc.Cookie) == 0 {
 			return refs, nil
 		}
 		paging.SetCookie(pc.Cookie)
 	}
+}
+
+// page reads one page whole, then hands its entries to fn.
+func page(c Conn, r *ldap.SearchRequest, refs *int, fn func(*ldap.Entry) error) ([]ldap.Control, error) {
+	res, err := c.Search(r)
+	if err != nil {
+		return nil, fmt.Errorf("search %s %s: %w", r.BaseDN, r.Filter, err)
+	}
+	*refs += len(res.Referrals)
+	for _, e := range res.Entries {
+		if err := fn(e); err != nil {
+			return nil, err
+		}
+	}
+	return res.Controls, nil
+}
+
+// pageAsync reads one page as a stream. An error from fn abandons the rest of the page.
+func pageAsync(ctx context.Context, c AsyncSearcher, r *ldap.SearchRequest, refs *int, fn func(*ldap.Entry) error) ([]ldap.Control, error) {
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	res := c.SearchAsync(pctx, r, 64)
+	var got []ldap.Control
+	for res.Next() {
+		if e := res.Entry(); e != nil {
+			if err := fn(e); err != nil {
+				return nil, err
+			}
+		}
+		if res.Referral() != "" {
+			*refs++
+		}
+		if cs := res.Controls(); len(cs) > 0 {
+			got = cs
+		}
+	}
+	if err := res.Err(); err != nil {
+		return nil, fmt.Errorf("search %s %s: %w", r.BaseDN, r.Filter, err)
+	}
+	if err := ctx.Err(); err != nil { // a cancelled stream ends without an error of its own
+		return nil, err
+	}
+	return got, nil
 }
 
 // RangedValues reads every value of a multi-valued attribute (such as member) of one object

@@ -302,3 +302,17 @@ func TestDiffProxies_InPlaceEqualsIndexed(t *testing.T) {
 		}
 	}
 }
+
+// compareFold orders names as comparing their lower-case forms does.
+func TestCompareFold_AsToLower(t *testing.T) {
+	words := []string{"", "a", "A", "ab", "aB", "b", "msExchMailboxGuid", "msexchmailboxguid", "msExchArchiveGUID", "mail",
+		"mailNickname", "Ärger", "ärger", "zeta", "Z", "cn", "CN", "co"}
+	sign := func(n int) int { return min(max(n, -1), 1) }
+	for _, a := range words {
+		for _, b := range words {
+			if got, want := sign(compareFold(a, b)), strings.Compare(strings.ToLower(a), strings.ToLower(b)); got != want {
+				t.Errorf("compareFold(%q, %q) = %d, want %d", a, b, got, want)
+			}
+		}
+	}
+}

@@ -210,5 +210,26 @@ func sameValues(name string, want, have []string) bool {
 }
 
 func sortAttrs(a []AttrChange) {
-	slices.SortFunc(a, func(x, y AttrChange) int { return strings.Compare(strings.ToLower(x.Name), strings.ToLower(y.Name)) })
+	slices.SortFunc(a, func(x, y AttrChange) int { return compareFold(x.Name, y.Name) })
+}
+
+// compareFold orders a and b as strings.ToLower would, without the copies for ASCII text
+// (attribute names are ASCII).
+func compareFold(a, b string) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		ca, cb := a[i], b[i]
+		if ca >= 0x80 || cb >= 0x80 {
+			return strings.Compare(strings.ToLower(a[i:]), strings.ToLower(b[i:]))
+		}
+		if 'A' <= ca && ca <= 'Z' {
+			ca += 'a' - 'A'
+		}
+		if 'A' <= cb && cb <= 'Z' {
+			cb += 'a' - 'A'
+		}
+		if ca != cb {
+			return int(ca) - int(cb)
+		}
+	}
+	return len(a) - len(b)
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/xtmsyncd/xtmsyncd/config"
@@ -78,7 +79,27 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	m := &Main{Stdout: os.Stdout, Stderr: os.Stderr, IsTerminal: isTerminal}
-	os.Exit(m.Run(ctx, os.Args[1:]))
+	stopProfile := profileCPU(os.Getenv("XTMSYNCD_CPUPROFILE"))
+	code := m.Run(ctx, os.Args[1:])
+	stopProfile()
+	os.Exit(code)
+}
+
+// profileCPU writes a CPU profile of the whole command to path (for performance work; see
+// README, Performance), or does nothing when path is empty.
+func profileCPU(path string) func() {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "xtmsyncd: XTMSYNCD_CPUPROFILE: %v\n", err)
+		return func() {}
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
 }
 
 // Run executes one command and returns the exit code.
