@@ -51,6 +51,8 @@ type execer interface {
 // is attempted. It is committed when RecordIntent returns. c's ID,
 // IntentAt, OutcomeAt, Status and Error are ignored.
 func (s *Store) RecordIntent(ctx context.Context, c Change) (int64, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	id, err := s.insertIntent(ctx, s.db, c)
 	if err != nil {
 		return 0, fmt.Errorf("journal: record intent: %w", err)
@@ -63,6 +65,8 @@ func (s *Store) RecordIntent(ctx context.Context, c Change) (int64, error) {
 // replaces the stored one (a create learns it after the add). A change
 // that is no longer pending fails with ErrFinalized.
 func (s *Store) RecordOutcome(ctx context.Context, changeID int64, objectGUID string, applyErr error) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	return s.updateOutcome(ctx, s.db, changeID, objectGUID, applyErr)
 }
 
@@ -72,6 +76,8 @@ func (s *Store) RecordOutcome(ctx context.Context, changeID int64, objectGUID st
 // rows are committed when it returns, or neither is: the outcome is still
 // journaled after its own write and the intent before next's.
 func (s *Store) RecordOutcomeAndIntent(ctx context.Context, changeID int64, objectGUID string, applyErr error, next Change) (int64, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("journal: record outcome %d and intent: %w", changeID, err)

@@ -34,6 +34,12 @@ const memoryPath = ":memory:"
 // Store is the SQLite journal.
 type Store struct {
 	db *sql.DB
+	// wmu serialises this process's change writes. Two of the engine's workers committing at
+	// once would otherwise meet on SQLite's write lock, whose busy handler sleeps at least a
+	// millisecond: measured, the median journal write went from 0.4 ms to 1.6 ms with two
+	// writers. Waiting on a Go mutex costs microseconds. Other processes still meet the
+	// busy timeout, which is rare (runs are serialised by the apply lock).
+	wmu sync.Mutex
 
 	mu  sync.RWMutex
 	now func() time.Time
