@@ -43,8 +43,12 @@ import (
 func main() {
 	n := flag.Int("n", 5000, "synthetic source mailboxes")
 	conns := flag.Int("connections", 2, "xtmsyncd target.connections")
+	procs := flag.Int("gomaxprocs", 0, "GOMAXPROCS for the xtmsyncd binary (0: Go's default). On a small machine that also runs both Samba servers, 1 stands in for a client on a machine of its own")
 	reps := flag.Int("reps", 7, "runs of each plan measurement (raw read and plan alternate; medians compared)")
 	flag.Parse()
+	if *procs > 0 {
+		os.Setenv("GOMAXPROCS", fmt.Sprint(*procs)) // inherited by the xtmsyncd processes only: this one has started
+	}
 	ctx := context.Background()
 	srcCfg, ok1 := ldaptest.Config("source")
 	tgtCfg, ok2 := ldaptest.Config("target")
