@@ -142,8 +142,9 @@ func (e *Engine) Apply(ctx context.Context, info RunInfo, p *plan.Plan, o Option
 				if ctx.Err() != nil {
 					continue // the run stopped: nothing more starts (counted as not tried)
 				}
-				write := e.prepare(ctx, log, chunk)
+				write, backfill := e.prepare(ctx, log, chunk)
 				var id int64 // chunk[i]'s intent, when the previous outcome committed it already
+				ids := make([]int64, len(chunk))
 				for i, c := range chunk {
 					if id == 0 {
 						if ctx.Err() != nil {
@@ -155,6 +156,7 @@ func (e *Engine) Apply(ctx context.Context, info RunInfo, p *plan.Plan, o Option
 							break
 						}
 					}
+					ids[i] = id
 					guid, aerr := write(ctx, i)
 					var next *plan.Change
 					if i+1 < len(chunk) {
@@ -162,6 +164,9 @@ func (e *Engine) Apply(ctx context.Context, info RunInfo, p *plan.Plan, o Option
 					}
 					id = record(id, c, guid, aerr, next)
 					report(c, guid, aerr)
+				}
+				if backfill != nil {
+					e.backfillGUIDs(journalCtx, log, backfill, ids)
 				}
 			}
 		})
@@ -250,21 +255,59 @@ func (e *Engine) chunks(work []plan.Change, workers int) [][]plan.Change {
 // chunk when its writer can, else (or when the chunk read fails) through Apply per change,
 // which reads each object again. A failed chunk read loses no change: each is still tried,
 // journaled and compare-and-set on its own.
-func (e *Engine) prepare(ctx context.Context, log *slog.Logger, chunk []plan.Change) func(context.Context, int) (string, error) {
+func (e *Engine) prepare(ctx context.Context, log *slog.Logger, chunk []plan.Change) (write func(context.Context, int) (string, error), backfill func(context.Context) (map[int]string, error)) {
 	w := e.writerFor(chunk[0])
 	each := func(ctx context.Context, i int) (string, error) { return w.Apply(ctx, chunk[i]) }
 	p, ok := w.(Preparer)
 	if !ok {
-		return each
+		return each, nil
 	}
 	prep, err := p.Prepare(ctx, chunk)
 	if err != nil {
 		if ctx.Err() == nil {
 			log.Warn("chunk re-read failed; re-reading each change", "changes", len(chunk), "first_dn", chunk[0].DN, "err", err)
 		}
-		return each
+		return each, nil
 	}
-	return prep.Apply
+	if b, ok := prep.(GUIDBackfill); ok {
+		backfill = b.CreatedGUIDs
+	}
+	return prep.Apply, backfill
+}
+
+// GUIDBackfill is implemented by a Prepared whose creates do not read their new objectGUID back
+// one by one: after the chunk, CreatedGUIDs reads them all in one search (by change index).
+type GUIDBackfill interface {
+	CreatedGUIDs(ctx context.Context) (map[int]string, error)
+}
+
+// GUIDJournal is implemented by a Journal that can record objectGUIDs learned after the
+// outcomes were journaled (journal.Store, through internal/app).
+type GUIDJournal interface {
+	SetObjectGUIDs(ctx context.Context, guids map[int64]string) error
+}
+
+// backfillGUIDs journals the objectGUIDs of the objects a chunk created. They are informative
+// (every decision re-reads the directory), so a failure is logged, not fatal.
+func (e *Engine) backfillGUIDs(ctx context.Context, log *slog.Logger, backfill func(context.Context) (map[int]string, error), ids []int64) {
+	gj, ok := e.Journal.(GUIDJournal)
+	if !ok {
+		return
+	}
+	got, err := backfill(ctx)
+	if err != nil {
+		log.Warn("could not read the new objects' objectGUIDs; the journal lacks them", "err", err)
+		return
+	}
+	byID := make(map[int64]string, len(got))
+	for i, g := range got {
+		if i >= 0 && i < len(ids) && ids[i] != 0 {
+			byID[ids[i]] = g
+		}
+	}
+	if err := gj.SetObjectGUIDs(ctx, byID); err != nil {
+		log.Warn("could not journal the new objects' objectGUIDs", "err", err)
+	}
 }
 
 // refuseWriter refuses every change: the engine has no writer for that forest.

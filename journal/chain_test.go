@@ -129,3 +129,37 @@ func TestRecordOutcomeAndIntentConcurrently(t *testing.T) {
 		})
 	}
 }
+
+// SetObjectGUIDs fills in the objectGUID of created objects afterwards, never overwriting one,
+// and adds no row.
+func TestSetObjectGUIDs(t *testing.T) {
+	ctx := t.Context()
+	s, _ := openFile(t)
+	runID := startRun(t, s, Run{Kind: "sync", Mode: "apply"})
+	a, err := s.RecordIntent(ctx, Change{RunID: runID, DN: "CN=A", Action: "create"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.RecordIntent(ctx, Change{RunID: runID, DN: "CN=B", Action: "update", ObjectGUID: "guid-b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []int64{a, b} {
+		if err := s.RecordOutcome(ctx, id, "", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.SetObjectGUIDs(ctx, map[int64]string{a: "guid-a", b: "other"}); err != nil {
+		t.Fatalf("SetObjectGUIDs: %v", err)
+	}
+	cs, err := s.Changes(ctx, runID)
+	if err != nil || len(cs) != 2 {
+		t.Fatalf("Changes = %+v, %v", cs, err)
+	}
+	if cs[0].ObjectGUID != "guid-a" || cs[0].Status != StatusApplied {
+		t.Errorf("created change %+v, want guid-a and applied", cs[0])
+	}
+	if cs[1].ObjectGUID != "guid-b" {
+		t.Errorf("an existing objectGUID was overwritten: %+v", cs[1])
+	}
+}

@@ -96,6 +96,31 @@ func (s *Store) RecordOutcomeAndIntent(ctx context.Context, changeID int64, obje
 	return id, nil
 }
 
+// SetObjectGUIDs records the objectGUIDs of created objects, learned after their outcomes
+// were journaled (one search for a whole chunk instead of a read after every add), in one
+// transaction. Only an empty object_guid is filled in; it adds no row and changes no status.
+func (s *Store) SetObjectGUIDs(ctx context.Context, guids map[int64]string) error {
+	if len(guids) == 0 {
+		return nil
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("journal: set object GUIDs: %w", err)
+	}
+	defer tx.Rollback() // a no-op after Commit
+	for id, g := range guids {
+		if _, err := tx.ExecContext(ctx, `UPDATE changes SET object_guid = ? WHERE id = ? AND object_guid = ''`, g, id); err != nil {
+			return fmt.Errorf("journal: set object GUID of change %d: %w", id, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("journal: set object GUIDs: %w", err)
+	}
+	return nil
+}
+
 func (s *Store) insertIntent(ctx context.Context, db execer, c Change) (int64, error) {
 	if c.RunID == 0 || c.DN == "" || c.Action == "" {
 		return 0, errors.New("run id, dn and action are required")

@@ -47,9 +47,12 @@ func (c *Client) apply(conn Conn, ch plan.Change, req any) (string, error) {
 // casState is what the compare-and-set guard of one change reads before its write: for a
 // create, why it would be stale; for an update or delete, the object as it is now.
 type casState struct {
-	holder  string           // create: "" when the DN and the ExchangeGUID are still free
-	cur     *directory.Entry // update, delete: nil when the object no longer exists
-	movedTo string           // update, delete: the object (same objectGUID) now lives at this DN
+	// noGUIDRead: a create does not read its objectGUID back after the add (a chunk learns all
+	// of them in one search afterwards, see batch.CreatedGUIDs).
+	noGUIDRead bool
+	holder     string           // create: "" when the DN and the ExchangeGUID are still free
+	cur        *directory.Entry // update, delete: nil when the object no longer exists
+	movedTo    string           // update, delete: the object (same objectGUID) now lives at this DN
 }
 
 // readState re-reads one change's state on its own (one search per change).
@@ -93,6 +96,9 @@ func (c *Client) write(conn Conn, ch plan.Change, req any, st casState) (string,
 		}
 		if err := conn.Add(r); err != nil {
 			return "", sent("add", err)
+		}
+		if st.noGUIDRead {
+			return "", nil
 		}
 		after, err := read(conn, ch.DN, []string{directory.AttrObjectGUID})
 		if err != nil || after == nil {

@@ -181,11 +181,18 @@ func TestPrepare_ChunkRefusesWhatChangedAndWritesTheRest(t *testing.T) {
 	if v, _ := get(t, d, occupied.DN, "displayName"); len(v) != 0 {
 		t.Errorf("the object already at %s was written: displayName %q", occupied.DN, v)
 	}
-	if guids[0] != clean.ObjectGUID || guids[5] != objectGUID(t, d, byDN.DN) || guids[6] != objectGUID(t, d, create.DN) {
+	// A create's objectGUID comes afterwards, with every other create of the chunk, in one search.
+	if guids[0] != clean.ObjectGUID || guids[5] != objectGUID(t, d, byDN.DN) || guids[6] != "" {
 		t.Errorf("objectGUIDs returned %q", guids)
 	}
+	created, err := b.(interface {
+		CreatedGUIDs(context.Context) (map[int]string, error)
+	}).CreatedGUIDs(ctx)
+	if err != nil || len(created) != 1 || created[6] != objectGUID(t, d, create.DN) {
+		t.Errorf("CreatedGUIDs = %v, %v; want only change 6's objectGUID %s", created, err, objectGUID(t, d, create.DN))
+	}
 	// Server operations: the two chunk searches, one modify per written update, the add and
-	// its objectGUID read; no per-change re-read.
+	// the chunk's one objectGUID search for its creates; no per-change re-read.
 	if s, m, a := n.search.Load(), n.modify.Load(), n.add.Load(); s != 3 || m != 2 || a != 1 {
 		t.Errorf("%d searches, %d modifies, %d adds; want 3, 2 and 1", s, m, a)
 	}
@@ -259,7 +266,21 @@ func TestPrepare_CreatesCheckDNAndExchangeGUIDTogether(t *testing.T) {
 			t.Errorf("create %s: %v", ch.DN, err)
 		}
 	}
-	if s := n.search.Load(); s != 3 {
-		t.Errorf("%d searches: want one chunk read and one objectGUID read per add (3)", s)
+	if s := n.search.Load(); s != 1 {
+		t.Errorf("%d searches while writing: want only the chunk read (the adds do not read their objectGUID back)", s)
+	}
+	// The new objects' objectGUIDs: one search for the whole chunk, by change index.
+	guids, err := b.(interface {
+		CreatedGUIDs(context.Context) (map[int]string, error)
+	}).CreatedGUIDs(ctx)
+	if err != nil {
+		t.Fatalf("CreatedGUIDs: %v", err)
+	}
+	if s := n.search.Load(); s != 2 {
+		t.Errorf("%d searches in all: want the chunk read and one objectGUID read (2)", s)
+	}
+	if len(guids) != 2 || guids[0] != objectGUID(t, d, chunk[0].DN) || guids[2] != objectGUID(t, d, chunk[2].DN) {
+		t.Errorf("CreatedGUIDs = %v, want the objectGUIDs of changes 0 and 2 only (%s, %s)", guids,
+			objectGUID(t, d, chunk[0].DN), objectGUID(t, d, chunk[2].DN))
 	}
 }

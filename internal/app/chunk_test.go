@@ -141,3 +141,35 @@ func unwrapAll(err error) []error {
 	}
 	return out
 }
+
+// Creates do not read their objectGUID back one by one; the chunk reads them all afterwards, and
+// the journal still holds each new object's objectGUID.
+func TestSync_CreatesJournalTheirObjectGUIDs(t *testing.T) {
+	const n = 7
+	w, _ := synthetic(t, n)
+	_, res := w.sync(t)
+	if res.Applied != n {
+		t.Fatalf("result %+v, want %d creates applied", res, n)
+	}
+	changes, err := w.j.Changes(context.Background(), res.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(changes) != n {
+		t.Fatalf("journal has %d changes for %d creates", len(changes), n)
+	}
+	for _, c := range changes {
+		r, err := w.tgt.Conn.Search(ldap.NewSearchRequest(c.DN, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
+			"(objectClass=*)", []string{"objectGUID"}, nil))
+		if err != nil || len(r.Entries) != 1 {
+			t.Fatalf("read %s: %v", c.DN, err)
+		}
+		g, err := directory.GUIDFromAD(r.Entries[0].GetRawAttributeValue("objectGUID"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Action != "create" || c.Status != journal.StatusApplied || c.ObjectGUID != g.String() {
+			t.Errorf("change %s: %s %s objectGUID %q, want applied create with %s", c.DN, c.Action, c.Status, c.ObjectGUID, g)
+		}
+	}
+}

@@ -36,6 +36,11 @@ func (j Journal) RecordOutcomeAndIntent(ctx context.Context, id int64, guid stri
 	return j.S.RecordOutcomeAndIntent(ctx, id, guid, err, change(runID, next))
 }
 
+// SetObjectGUIDs records created objects' objectGUIDs learned after their outcomes.
+func (j Journal) SetObjectGUIDs(ctx context.Context, guids map[int64]string) error {
+	return j.S.SetObjectGUIDs(ctx, guids)
+}
+
 func change(runID int64, c plan.Change) journal.Change {
 	attrs := make([]journal.AttrValues, len(c.Attrs))
 	for i, a := range c.Attrs {
