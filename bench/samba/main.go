@@ -47,7 +47,7 @@ func main() {
 	reps := flag.Int("reps", 7, "runs of each plan measurement (raw read and plan alternate; medians compared)")
 	flag.Parse()
 	if *procs > 0 {
-		os.Setenv("GOMAXPROCS", fmt.Sprint(*procs)) // inherited by the xtmsyncd processes only: this one has started
+		binEnv = append(os.Environ(), fmt.Sprint("GOMAXPROCS=", *procs)) // the binary under test only
 	}
 	ctx := context.Background()
 	srcCfg, ok1 := ldaptest.Config("source")
@@ -190,10 +190,14 @@ func timed(bin string, args ...string) (time.Duration, int64) {
 	return d, rss
 }
 
+// binEnv is the environment of the xtmsyncd processes (nil: this process's).
+var binEnv []string
+
 // timedLog runs the binary and also returns the duration of its writes, from its "writes done"
 // log line (0 when it wrote nothing).
 func timedLog(bin string, args ...string) (time.Duration, int64, time.Duration) {
 	cmd := exec.Command(bin, args...)
+	cmd.Env = binEnv
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	t0 := time.Now()
