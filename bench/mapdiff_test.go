@@ -163,3 +163,6 @@ func BenchmarkMapDiff100kFirst(b *testing.B) { benchMapDiff(b, 100_000, 0) }
 
 // BenchmarkMapDiff5k is the steady state at the Samba benchmark's scale.
 func BenchmarkMapDiff5k(b *testing.B) { benchMapDiff(b, 5_000, 5_000) }
+
+// BenchmarkMapDiff5kFirst is the first sync at the Samba benchmark's scale: 5,000 creates.
+func BenchmarkMapDiff5kFirst(b *testing.B) { benchMapDiff(b, 5_000, 0) }

@@ -31,6 +31,7 @@ type Builder struct {
 	rules mapper.Rules
 	opt   Options
 	ou    ouMatch
+	ouDN  string // the OU in normDN's form, for naming creates
 	seed  maphash.Seed
 	sp    *packer // desired attributes of sources
 	tp    *packer // attributes of held target objects
@@ -195,7 +196,7 @@ const (
 
 // NewBuilder returns an empty Builder.
 func NewBuilder(rules mapper.Rules, opt Options) *Builder {
-	return &Builder{rules: rules, opt: opt, ou: newOUMatch(opt.OU), seed: maphash.MakeSeed(), sp: newPacker(), tp: newPacker(),
+	return &Builder{rules: rules, opt: opt, ou: newOUMatch(opt.OU), ouDN: parsedDN(opt.OU), seed: maphash.MakeSeed(), sp: newPacker(), tp: newPacker(),
 		byKey: map[directory.GUID]int32{}, dups: map[directory.GUID][]int32{}, claims: map[uint64]packedClaim{},
 		twice: map[uint64]*twiceRec{}, sams: map[uint64]struct{}{}, dns: map[uint64]struct{}{}}
 }

@@ -9,7 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-ldap/ldap/v3"
 	"github.com/xtmsyncd/xtmsyncd/directory"
+	"github.com/xtmsyncd/xtmsyncd/mapper"
 )
 
 // The packer gives back exactly what it was given, whatever the reference object shares with it:
@@ -314,5 +316,58 @@ func TestCompareFold_AsToLower(t *testing.T) {
 				t.Errorf("compareFold(%q, %q) = %d, want %d", a, b, got, want)
 			}
 		}
+	}
+}
+
+// The key of a create's DN is built from the CN's RDN and the OU normalised apart; it must be the
+// key of the whole DN, or a create could take the name of an existing object.
+func TestBuilder_CreateKeyIsTheWholeDNsKey(t *testing.T) {
+	for _, ou := range []string{"OU=Migrated,DC=northwind,DC=test", "ou=Mig\\,rated , dc=northwind,dc=test", "OU=#Hash+OU=Plus,DC=x", "OU=A+CN=B,DC=x"} {
+		b := NewBuilder(mapper.Rules{}, Options{OU: ou})
+		for _, cn := range []string{"Ann Lee", "Lee, Ann", " lead space", "trail ", "#hash", "a+b", "Zoë \"Q\" <x>;y=z", "back\\slash", "日本 語"} {
+			dn := "CN=" + ldap.EscapeDN(cn) + "," + ou
+			if got, want := b.createKey(cn), folded(b.seed, normDN(dn)); got != want {
+				t.Errorf("OU %q, CN %q: key of the parts %x, of the whole DN %q %x", ou, cn, got, normDN(dn), want)
+			}
+		}
+	}
+}
+
+// Enough creates for Finish to draft them on several goroutines: names are still given in
+// source-DN order, whatever order the sources arrived in (the first keeps its CN and
+// sAMAccountName, every later one gets the alias form and a unique numbered sAMAccountName).
+func TestBuilder_ManyCreatesNamedInSourceDNOrder(t *testing.T) {
+	const n = 1200
+	ms := make([]directory.Mailbox, n)
+	for i := range ms {
+		ms[i] = src("Same Name", fmt.Sprintf("averyveryverylongalias%04d", i), fmt.Sprintf("same.name%04d", i))
+		ms[i].DN = fmt.Sprintf("CN=Same Name,OU=Dept%04d,DC=contoso,DC=test", i)
+		g := guidFor(ms[i].Alias)
+		g[0], g[1] = byte(i), byte(i>>8)
+		ms[i].MailboxGUID = g.AD()
+	}
+	rand.New(rand.NewPCG(1, 2)).Shuffle(n, func(i, j int) { ms[i], ms[j] = ms[j], ms[i] })
+	b := NewBuilder(rules(), opts())
+	for i := range ms {
+		b.AddSource(&ms[i])
+	}
+	p := b.Finish()
+	if p.Summary.Create != n {
+		t.Fatalf("summary %+v, want %d creates", p.Summary, n)
+	}
+	sams := map[string]bool{}
+	for _, c := range p.Changes {
+		cn, sam := attr(c, directory.AttrCN).After[0], attr(c, directory.AttrSAMAccountName).After[0]
+		first := c.Source == "CN=Same Name,OU=Dept0000,DC=contoso,DC=test"
+		if first != (cn == "Same Name") || first != (sam == "averyveryverylongali") {
+			t.Errorf("%s: cn %q, sAMAccountName %q (the first in DN order alone keeps both)", c.Source, cn, sam)
+		}
+		if !first && !strings.HasPrefix(cn, "Same Name (averyveryverylongalias") {
+			t.Errorf("%s: cn %q", c.Source, cn)
+		}
+		if c.DN != "CN="+ldap.EscapeDN(cn)+","+testOU || sams[strings.ToLower(sam)] || len(sam) > 20 {
+			t.Errorf("%s: DN %q, sAMAccountName %q (seen before: %v)", c.Source, c.DN, sam, sams[strings.ToLower(sam)])
+		}
+		sams[strings.ToLower(sam)] = true
 	}
 }

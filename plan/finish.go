@@ -2,8 +2,10 @@ package plan
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/go-ldap/ldap/v3"
 	"github.com/xtmsyncd/xtmsyncd/directory"
@@ -35,12 +37,11 @@ func (b *Builder) Finish() *Plan {
 		at[i] = int32(len(p.Changes))
 		p.Changes = append(p.Changes, c)
 	}
-	slices.SortStableFunc(creates, func(x, y int32) int {
-		return strings.Compare(strings.ToLower(b.srcs[x].dn), strings.ToLower(b.srcs[y].dn))
-	})
-	for _, i := range creates {
+	slices.SortStableFunc(creates, func(x, y int32) int { return compareFold(b.srcs[x].dn, b.srcs[y].dn) })
+	drafts := b.drafts(creates)
+	for k, i := range creates {
 		at[i] = int32(len(p.Changes))
-		p.Changes = append(p.Changes, b.create(&b.srcs[i]))
+		p.Changes = append(p.Changes, b.name(&drafts[k]))
 	}
 	b.claimedTwice(p.Changes, at)
 	sortChanges(p.Changes)
@@ -57,7 +58,7 @@ func (b *Builder) duplicate(s *srcRec) Change {
 			others = append(others, o)
 		}
 	}
-	slices.SortStableFunc(others, func(x, y string) int { return strings.Compare(strings.ToLower(x), strings.ToLower(y)) })
+	slices.SortStableFunc(others, compareFold)
 	prob := mapper.DuplicateGUID(s.dn, s.key, others)
 	return Change{Action: Invalid, Key: s.key.String(), Source: s.dn, Reason: prob.Code, Problems: []mapper.Problem{prob}}
 }
@@ -231,40 +232,91 @@ func other(cs [2]cand, match int32) cand {
 	return cand{}
 }
 
-// create names a new object: its CN, or "CN (alias)", "CN (alias 2)", ... when the DN is taken
-// in the OU, and a sAMAccountName unused in the forest and in this plan.
-func (b *Builder) create(s *srcRec) Change {
+// draft is a create before it is named: its attributes, sorted, with cn and sAMAccountName
+// still empty, and what naming needs.
+type draft struct {
+	c                  Change
+	cn, sam            int // positions of cn and sAMAccountName in c.Attrs
+	base, alias, samBs string
+}
+
+// drafts builds the creates' drafts, in parallel for a large plan: unpacking and sorting each
+// new object's attributes is most of Finish's work, and needs nothing but the source. Naming
+// (name) then runs in order, as it must.
+func (b *Builder) drafts(creates []int32) []draft {
+	out := make([]draft, len(creates))
+	workers := min(runtime.GOMAXPROCS(0), len(creates)/256+1)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for k := w; k < len(creates); k += workers {
+				out[k] = b.draft(&b.srcs[creates[k]])
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// draft reads only the packer and s: safe to run for several sources at once.
+func (b *Builder) draft(s *srcRec) draft {
 	u := b.desired(s)
 	s.blob = ""
-	attrs, base, alias, samBase := u.attrs, u.cn, u.alias, u.sam
-	c := Change{Action: Create, Key: s.key.String(), Source: s.dn}
-	cn := base
-	dn := "CN=" + ldap.EscapeDN(cn) + "," + b.opt.OU
-	key := folded(b.seed, normDN(dn))
-	for n := 1; b.has(b.dns, key); n++ {
-		if n == 1 {
-			cn = fmt.Sprintf("%s (%s)", base, alias)
-		} else {
-			cn = fmt.Sprintf("%s (%s %d)", base, alias, n)
-		}
-		dn = "CN=" + ldap.EscapeDN(cn) + "," + b.opt.OU
-		key = folded(b.seed, normDN(dn))
-	}
-	b.dns[key] = struct{}{}
-	c.DN = dn
-	c.Attrs = make([]AttrChange, 0, len(attrs)+3)
+	c := Change{Action: Create, Key: s.key.String(), Source: s.dn, Attrs: make([]AttrChange, 0, len(u.attrs)+3)}
 	c.Attrs = append(c.Attrs,
 		AttrChange{Name: directory.AttrObjectClass, After: []string{"user"}},
-		AttrChange{Name: directory.AttrCN, After: []string{cn}},
-		AttrChange{Name: directory.AttrSAMAccountName, After: []string{b.uniqueSAM(samBase)}},
+		AttrChange{Name: directory.AttrCN},
+		AttrChange{Name: directory.AttrSAMAccountName},
 	)
-	for name, vals := range attrs {
+	for name, vals := range u.attrs {
 		if len(vals) > 0 {
 			c.Attrs = append(c.Attrs, AttrChange{Name: name, After: vals})
 		}
 	}
 	sortAttrs(c.Attrs)
+	d := draft{c: c, base: u.cn, alias: u.alias, samBs: u.sam}
+	for i, a := range c.Attrs {
+		switch a.Name {
+		case directory.AttrCN:
+			d.cn = i
+		case directory.AttrSAMAccountName:
+			d.sam = i
+		}
+	}
+	return d
+}
+
+// name gives a draft its DN, cn and sAMAccountName: the source's, or with the alias (and a
+// number) added when another object in the target forest or in this plan has them.
+func (b *Builder) name(d *draft) Change {
+	cn := d.base
+	dn := "CN=" + ldap.EscapeDN(cn) + "," + b.opt.OU
+	key := b.createKey(cn)
+	for n := 1; b.has(b.dns, key); n++ {
+		if n == 1 {
+			cn = fmt.Sprintf("%s (%s)", d.base, d.alias)
+		} else {
+			cn = fmt.Sprintf("%s (%s %d)", d.base, d.alias, n)
+		}
+		dn = "CN=" + ldap.EscapeDN(cn) + "," + b.opt.OU
+		key = b.createKey(cn)
+	}
+	b.dns[key] = struct{}{}
+	c := d.c
+	c.DN = dn
+	c.Attrs[d.cn].After = []string{cn}
+	c.Attrs[d.sam].After = []string{b.uniqueSAM(d.samBs)}
 	return c
+}
+
+// createKey is the DN key of "CN=cn,<OU>": normDN of the whole DN, with the OU normalised once
+// (normDN joins the RDNs it parses with commas, so the parts can be normalised apart).
+func (b *Builder) createKey(cn string) uint64 {
+	rdn := "CN=" + ldap.EscapeDN(cn)
+	if b.ouDN == "" { // the OU does not parse (config validation refuses that): the whole DN
+		return folded(b.seed, normDN(rdn+","+b.opt.OU))
+	}
+	return folded(b.seed, normDN(rdn)+","+b.ouDN)
 }
 
 func (b *Builder) has(set map[uint64]struct{}, k uint64) bool {

@@ -51,6 +51,15 @@ func InOU(ou *ldap.DN, dn string) bool {
 	return err == nil && ou != nil && ou.AncestorOfFold(d)
 }
 
+// parsedDN is normDN of a DN that parses, else "".
+func parsedDN(dn string) string {
+	d, err := ldap.ParseDN(dn)
+	if err != nil {
+		return ""
+	}
+	return d.String()
+}
+
 func normDN(dn string) string {
 	d, err := ldap.ParseDN(dn)
 	if err != nil {
