@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -40,14 +41,23 @@ func (m *Main) actor() string {
 }
 
 func writeTo(out string, stdout io.Writer, fn func(io.Writer) error) error {
+	// Buffered: a renderer writes a line at a time, and a plan of 5,000 new objects is
+	// 10,000 writes (about 100 ms of system calls on a file).
+	buffered := func(w io.Writer) error {
+		bw := bufio.NewWriterSize(w, 64<<10)
+		if err := fn(bw); err != nil {
+			return err
+		}
+		return bw.Flush()
+	}
 	if out == "" || out == "-" {
-		return fn(stdout)
+		return buffered(stdout)
 	}
 	f, err := os.OpenFile(out, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
-	if err := fn(f); err != nil {
+	if err := buffered(f); err != nil {
 		f.Close()
 		return err
 	}
