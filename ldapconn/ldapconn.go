@@ -72,13 +72,13 @@ func Dial(ctx context.Context, d *config.Directory) (*ldap.Conn, error) {
 	}
 	conn, err := ldap.DialURL(withPort(u), opts...)
 	if err != nil {
-		return nil, classifyTLS(fmt.Errorf("%s: %w", d.URL, err))
+		return nil, ClassifyTLS(fmt.Errorf("%s: %w", d.URL, err))
 	}
 	conn.SetTimeout(timeout)
 	if u.Scheme == "ldap" && d.StartTLS {
 		if err := conn.StartTLS(tc); err != nil {
 			conn.Close()
-			return nil, classifyTLS(fmt.Errorf("%s: StartTLS: %w", d.URL, err))
+			return nil, ClassifyTLS(fmt.Errorf("%s: StartTLS: %w", d.URL, err))
 		}
 	}
 	if err := conn.Bind(d.BindDN, d.Password().Reveal()); err != nil {
@@ -105,7 +105,9 @@ func withPort(u *url.URL) string {
 	return v.String()
 }
 
-func classifyTLS(err error) error {
+// ClassifyTLS wraps a dial or handshake error in ErrTLS when the certificate was refused,
+// else in ErrConnect.
+func ClassifyTLS(err error) error {
 	var unknown x509.UnknownAuthorityError
 	var host x509.HostnameError
 	var verify *tls.CertificateVerificationError
