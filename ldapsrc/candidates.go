@@ -57,7 +57,7 @@ func (r *Reader) Candidates(ctx context.Context) (*directory.Scope, error) {
 	}
 	req := ldap.NewSearchRequest(r.opt.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
 		filter, MailboxAttributes, nil)
-	refs, err := Paged(ctx, r.conn, req, r.opt.PageSize, func(e *ldap.Entry) error {
+	refs, err := PagedBulk(ctx, r.opt.Bulk, r.conn, req, r.opt.PageSize, func(e *ldap.Entry) error {
 		m := decodeMailbox(e)
 		k := strings.ToLower(e.DN)
 		switch {
@@ -72,7 +72,7 @@ func (r *Reader) Candidates(ctx context.Context) (*directory.Scope, error) {
 		}
 		s.Mailboxes = append(s.Mailboxes, m)
 		return nil
-	})
+	}, r.log)
 	if err != nil {
 		return nil, fmt.Errorf("ldapsrc: read candidates: %w", err)
 	}

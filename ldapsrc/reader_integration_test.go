@@ -16,6 +16,7 @@ import (
 	"github.com/xtmsyncd/xtmsyncd/internal/ldaptest"
 	"github.com/xtmsyncd/xtmsyncd/ldapconn"
 	"github.com/xtmsyncd/xtmsyncd/ldapsrc"
+	"github.com/xtmsyncd/xtmsyncd/ldapwire"
 )
 
 // Demo source forest (testdata/README.md).
@@ -31,13 +32,38 @@ const (
 // notDirect are the demo mailboxes that are not direct members of the scope group.
 var notDirect = []string{"wwalker", "wwood", "qquinn", "uunger", "yyoung"}
 
-func demoReader(t *testing.T, group, filter string) (*ldapsrc.Reader, *ldaptest.Dir) {
+func demoReader(t *testing.T, group, filter string, bulk ...bool) (*ldapsrc.Reader, *ldaptest.Dir) {
 	t.Helper()
 	d := ldaptest.Open(t, "source")
 	if d.Base != demoBase {
 		t.Fatalf("source base %s, the demo is %s", d.Base, demoBase)
 	}
-	return ldapsrc.New(d.Conn, ldapsrc.Options{BaseDN: d.Base, Group: group, Filter: filter, PageSize: 7}, nil), d
+	opt := ldapsrc.Options{BaseDN: d.Base, Group: group, Filter: filter, PageSize: 7}
+	if len(bulk) > 0 && bulk[0] {
+		opt.Bulk = wireDialer(t, d)
+	}
+	return ldapsrc.New(d.Conn, opt, nil), d
+}
+
+// wireDialer opens ldapwire connections to d, as production reads the mailboxes; the dialer
+// fails the test if a dial fails, as the reader would otherwise quietly read on go-ldap.
+func wireDialer(t *testing.T, d *ldaptest.Dir) ldapsrc.BulkDialer {
+	return func(ctx context.Context) (ldapsrc.Bulk, error) {
+		c, err := ldapwire.Dial(ctx, &d.Config)
+		if err != nil {
+			t.Errorf("ldapwire dial: %v", err)
+			return nil, err
+		}
+		return c, nil
+	}
+}
+
+// bothPaths runs f with the mailboxes read on the reader's go-ldap connection and on an
+// ldapwire connection of their own.
+func bothPaths(t *testing.T, f func(t *testing.T, bulk bool)) {
+	for _, bulk := range []bool{false, true} {
+		t.Run(map[bool]string{false: "go-ldap", true: "ldapwire"}[bulk], func(t *testing.T) { f(t, bulk) })
+	}
 }
 
 func bySAM(s *directory.Scope) map[string]directory.Mailbox {
@@ -55,105 +81,109 @@ func ctx(t *testing.T) context.Context {
 }
 
 func TestScope_DemoGroup(t *testing.T) {
-	r, _ := demoReader(t, ldaptest.DemoScopeGroup, "")
-	s, err := r.Scope(ctx(t))
-	if err != nil {
-		t.Fatalf("Scope: %v", err)
-	}
-	got := bySAM(s)
-	if len(s.Mailboxes) != 31 || len(got) != 31 {
-		names := make([]string, 0, len(got))
-		for k := range got {
-			names = append(names, k)
+	bothPaths(t, func(t *testing.T, bulk bool) {
+		r, _ := demoReader(t, ldaptest.DemoScopeGroup, "", bulk)
+		s, err := r.Scope(ctx(t))
+		if err != nil {
+			t.Fatalf("Scope: %v", err)
 		}
-		slices.Sort(names)
-		t.Errorf("%d mailboxes in scope, want the 31 direct members: %v", len(s.Mailboxes), names)
-	}
-	for _, sam := range []string{"aberg", "mlopez", "jsmith", "salesdesk", "boardroom", "cmontgomerywells", "tblank", "mkowalska"} {
-		m, ok := got[sam]
-		if !ok {
-			t.Errorf("%s is not in scope", sam)
-			continue
+		got := bySAM(s)
+		if len(s.Mailboxes) != 31 || len(got) != 31 {
+			names := make([]string, 0, len(got))
+			for k := range got {
+				names = append(names, k)
+			}
+			slices.Sort(names)
+			t.Errorf("%d mailboxes in scope, want the 31 direct members: %v", len(s.Mailboxes), names)
 		}
-		if m.Scope != "group" {
-			t.Errorf("%s: scope %q, want group", sam, m.Scope)
-		}
-	}
-	for _, sam := range notDirect {
-		if _, ok := got[sam]; ok {
-			t.Errorf("%s is in scope; it is not a direct member of the scope group", sam)
-		}
-	}
-	if len(s.NestedGroups) != 1 {
-		t.Fatalf("nested groups %+v, want XTM-Wave2 only", s.NestedGroups)
-	}
-	g := s.NestedGroups[0]
-	if !strings.EqualFold(g.DN, demoWave2) {
-		t.Errorf("nested group %s, want %s", g.DN, demoWave2)
-	}
-	wantMembers := []string{"CN=Walter Wood" + demoStaff, "CN=Wendy Walker" + demoStaff}
-	if len(g.Members) != 2 || !strings.EqualFold(g.Members[0], wantMembers[0]) || !strings.EqualFold(g.Members[1], wantMembers[1]) {
-		t.Errorf("XTM-Wave2 members %q, want %q", g.Members, wantMembers)
-	}
-	for _, m := range s.Mailboxes {
-		for _, w := range wantMembers {
-			if strings.EqualFold(m.DN, w) {
-				t.Errorf("nested-only member %s is among the mailboxes", m.DN)
+		for _, sam := range []string{"aberg", "mlopez", "jsmith", "salesdesk", "boardroom", "cmontgomerywells", "tblank", "mkowalska"} {
+			m, ok := got[sam]
+			if !ok {
+				t.Errorf("%s is not in scope", sam)
+				continue
+			}
+			if m.Scope != "group" {
+				t.Errorf("%s: scope %q, want group", sam, m.Scope)
 			}
 		}
-	}
-	for _, sk := range s.Skipped {
-		if strings.EqualFold(sk.DN, demoWave2) {
-			t.Errorf("the nested group is also reported as skipped: %+v", sk)
+		for _, sam := range notDirect {
+			if _, ok := got[sam]; ok {
+				t.Errorf("%s is in scope; it is not a direct member of the scope group", sam)
+			}
 		}
-	}
-	// Samba answers a subtree search from the domain root with continuation references
-	// (Configuration, DomainDnsZones, ...): they are counted, never followed, never an error.
-	if s.Referrals == 0 {
-		t.Error("no continuation reference counted for a subtree search from the domain root")
-	}
+		if len(s.NestedGroups) != 1 {
+			t.Fatalf("nested groups %+v, want XTM-Wave2 only", s.NestedGroups)
+		}
+		g := s.NestedGroups[0]
+		if !strings.EqualFold(g.DN, demoWave2) {
+			t.Errorf("nested group %s, want %s", g.DN, demoWave2)
+		}
+		wantMembers := []string{"CN=Walter Wood" + demoStaff, "CN=Wendy Walker" + demoStaff}
+		if len(g.Members) != 2 || !strings.EqualFold(g.Members[0], wantMembers[0]) || !strings.EqualFold(g.Members[1], wantMembers[1]) {
+			t.Errorf("XTM-Wave2 members %q, want %q", g.Members, wantMembers)
+		}
+		for _, m := range s.Mailboxes {
+			for _, w := range wantMembers {
+				if strings.EqualFold(m.DN, w) {
+					t.Errorf("nested-only member %s is among the mailboxes", m.DN)
+				}
+			}
+		}
+		for _, sk := range s.Skipped {
+			if strings.EqualFold(sk.DN, demoWave2) {
+				t.Errorf("the nested group is also reported as skipped: %+v", sk)
+			}
+		}
+		// Samba answers a subtree search from the domain root with continuation references
+		// (Configuration, DomainDnsZones, ...): they are counted, never followed, never an error.
+		if s.Referrals == 0 {
+			t.Error("no continuation reference counted for a subtree search from the domain root")
+		}
+	})
 }
 
 func TestScope_DemoGUIDDecoding(t *testing.T) {
-	r, d := demoReader(t, ldaptest.DemoScopeGroup, "")
-	s, err := r.Scope(ctx(t))
-	if err != nil {
-		t.Fatalf("Scope: %v", err)
-	}
-	anna, ok := bySAM(s)["aberg"]
-	if !ok {
-		t.Fatal("aberg not in scope")
-	}
-	for _, tc := range []struct {
-		name string
-		raw  []byte
-		want string
-	}{{"msExchMailboxGuid", anna.MailboxGUID, annaBergMbx}, {"msExchArchiveGUID", anna.ArchiveGUID, annaBergArc}} {
-		g, err := directory.GUIDFromAD(tc.raw)
+	bothPaths(t, func(t *testing.T, bulk bool) {
+		r, d := demoReader(t, ldaptest.DemoScopeGroup, "", bulk)
+		s, err := r.Scope(ctx(t))
 		if err != nil {
-			t.Errorf("%s: %v", tc.name, err)
-			continue
+			t.Fatalf("Scope: %v", err)
 		}
-		if g.String() != tc.want {
-			t.Errorf("%s decodes to %s, testdata/README.md says %s", tc.name, g, tc.want)
+		anna, ok := bySAM(s)["aberg"]
+		if !ok {
+			t.Fatal("aberg not in scope")
 		}
-		want, _ := directory.ParseGUID(tc.want)
-		if !bytes.Equal(tc.raw, want.AD()) {
-			t.Errorf("%s raw bytes % x, want GUID.AD() % x", tc.name, tc.raw, want.AD())
+		for _, tc := range []struct {
+			name string
+			raw  []byte
+			want string
+		}{{"msExchMailboxGuid", anna.MailboxGUID, annaBergMbx}, {"msExchArchiveGUID", anna.ArchiveGUID, annaBergArc}} {
+			g, err := directory.GUIDFromAD(tc.raw)
+			if err != nil {
+				t.Errorf("%s: %v", tc.name, err)
+				continue
+			}
+			if g.String() != tc.want {
+				t.Errorf("%s decodes to %s, testdata/README.md says %s", tc.name, g, tc.want)
+			}
+			want, _ := directory.ParseGUID(tc.want)
+			if !bytes.Equal(tc.raw, want.AD()) {
+				t.Errorf("%s raw bytes % x, want GUID.AD() % x", tc.name, tc.raw, want.AD())
+			}
 		}
-	}
-	// objectGUID is decoded the same way: compare with the server's raw value
-	res, err := d.Conn.Search(ldap.NewSearchRequest(anna.DN, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
-		"(objectClass=*)", []string{"objectGUID"}, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if raw := res.Entries[0].GetRawAttributeValue("objectGUID"); anna.ObjectGUID.IsZero() || !bytes.Equal(anna.ObjectGUID.AD(), raw) {
-		t.Errorf("objectGUID %s, raw % x", anna.ObjectGUID, raw)
-	}
-	if anna.CN != "Anna Berg" || anna.Alias != "aberg" || len(anna.Proxies) == 0 || anna.TargetAddress == "" {
-		t.Errorf("aberg decoded as %+v", anna)
-	}
+		// objectGUID is decoded the same way: compare with the server's raw value
+		res, err := d.Conn.Search(ldap.NewSearchRequest(anna.DN, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
+			"(objectClass=*)", []string{"objectGUID"}, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if raw := res.Entries[0].GetRawAttributeValue("objectGUID"); anna.ObjectGUID.IsZero() || !bytes.Equal(anna.ObjectGUID.AD(), raw) {
+			t.Errorf("objectGUID %s, raw % x", anna.ObjectGUID, raw)
+		}
+		if anna.CN != "Anna Berg" || anna.Alias != "aberg" || len(anna.Proxies) == 0 || anna.TargetAddress == "" {
+			t.Errorf("aberg decoded as %+v", anna)
+		}
+	})
 }
 
 func TestScope_GroupDNWithFilterSpecialCharacters(t *testing.T) {
@@ -189,46 +219,50 @@ func TestScope_MissingGroup(t *testing.T) {
 }
 
 func TestScope_FilterOnly(t *testing.T) {
-	r, _ := demoReader(t, "", "(extensionAttribute1=Cross-Tenant-Project)")
-	s, err := r.Scope(ctx(t))
-	if err != nil {
-		t.Fatalf("Scope: %v", err)
-	}
-	got := bySAM(s)
-	// other tests may add synthetic users with the attribute concurrently: look for the demo ones
-	for _, sam := range []string{"yyoung", "wwalker", "wwood", "aberg", "salesdesk"} {
-		m, ok := got[sam]
-		if !ok {
-			t.Errorf("%s (extensionAttribute1 set) is not in the filter scope", sam)
-			continue
+	bothPaths(t, func(t *testing.T, bulk bool) {
+		r, _ := demoReader(t, "", "(extensionAttribute1=Cross-Tenant-Project)", bulk)
+		s, err := r.Scope(ctx(t))
+		if err != nil {
+			t.Fatalf("Scope: %v", err)
 		}
-		if m.Scope != "filter" {
-			t.Errorf("%s: scope %q, want filter", sam, m.Scope)
+		got := bySAM(s)
+		// other tests may add synthetic users with the attribute concurrently: look for the demo ones
+		for _, sam := range []string{"yyoung", "wwalker", "wwood", "aberg", "salesdesk"} {
+			m, ok := got[sam]
+			if !ok {
+				t.Errorf("%s (extensionAttribute1 set) is not in the filter scope", sam)
+				continue
+			}
+			if m.Scope != "filter" {
+				t.Errorf("%s: scope %q, want filter", sam, m.Scope)
+			}
 		}
-	}
-	for _, sam := range []string{"qquinn", "uunger"} {
-		if _, ok := got[sam]; ok {
-			t.Errorf("%s has no extensionAttribute1 but is in the filter scope", sam)
+		for _, sam := range []string{"qquinn", "uunger"} {
+			if _, ok := got[sam]; ok {
+				t.Errorf("%s has no extensionAttribute1 but is in the filter scope", sam)
+			}
 		}
-	}
-	if len(s.NestedGroups) != 0 || len(s.Skipped) != 0 {
-		t.Errorf("filter-only scope reports nested %+v, skipped %+v", s.NestedGroups, s.Skipped)
-	}
+		if len(s.NestedGroups) != 0 || len(s.Skipped) != 0 {
+			t.Errorf("filter-only scope reports nested %+v, skipped %+v", s.NestedGroups, s.Skipped)
+		}
+	})
 }
 
 func TestScope_GroupAndFilter(t *testing.T) {
-	r, _ := demoReader(t, ldaptest.DemoScopeGroup, "(extensionAttribute1=Cross-Tenant-Project)")
-	s, err := r.Scope(ctx(t))
-	if err != nil {
-		t.Fatalf("Scope: %v", err)
-	}
-	got := bySAM(s)
-	if _, ok := got["yyoung"]; ok {
-		t.Error("yyoung is not in the scope group but is in scope")
-	}
-	if m, ok := got["aberg"]; !ok || m.Scope != "group+filter" {
-		t.Errorf("aberg: %+v", m.Scope)
-	}
+	bothPaths(t, func(t *testing.T, bulk bool) {
+		r, _ := demoReader(t, ldaptest.DemoScopeGroup, "(extensionAttribute1=Cross-Tenant-Project)", bulk)
+		s, err := r.Scope(ctx(t))
+		if err != nil {
+			t.Fatalf("Scope: %v", err)
+		}
+		got := bySAM(s)
+		if _, ok := got["yyoung"]; ok {
+			t.Error("yyoung is not in the scope group but is in scope")
+		}
+		if m, ok := got["aberg"]; !ok || m.Scope != "group+filter" {
+			t.Errorf("aberg: %+v", m.Scope)
+		}
+	})
 }
 
 type countingConn struct {
@@ -323,44 +357,50 @@ func TestRangedValues_LargeGroup(t *testing.T) {
 // Members of the scope group that are not mailbox users (a contact, a computer) are reported as
 // skipped, never read as mailboxes; a nested group is reported with its members.
 func TestScope_SkippedMembersAndNestedGroup(t *testing.T) {
-	d := ldaptest.Open(t, "source")
-	ou := d.TempOU(t, "xtm-skip")
-	add := func(dn string, attrs map[string][]string) {
-		t.Helper()
-		r := ldap.NewAddRequest(dn, nil)
-		for k, v := range attrs {
-			r.Attribute(k, v)
+	bothPaths(t, func(t *testing.T, bulk bool) {
+		d := ldaptest.Open(t, "source")
+		ou := d.TempOU(t, "xtm-skip")
+		add := func(dn string, attrs map[string][]string) {
+			t.Helper()
+			r := ldap.NewAddRequest(dn, nil)
+			for k, v := range attrs {
+				r.Attribute(k, v)
+			}
+			if err := d.Conn.Add(r); err != nil {
+				t.Fatalf("add %s: %v", dn, err)
+			}
 		}
-		if err := d.Conn.Add(r); err != nil {
-			t.Fatalf("add %s: %v", dn, err)
+		user, contact, computer := "CN=Skip User,"+ou, "CN=Skip Contact,"+ou, "CN=SKIPPC,"+ou
+		inner, group := "CN=Skip Inner,"+ou, "CN=Skip Scope,"+ou
+		add(user, map[string][]string{"objectClass": {"user"}, "sAMAccountName": {"skipuser" + ou[14:18]}, "mailNickname": {"skipuser"}})
+		add(contact, map[string][]string{"objectClass": {"contact"}, "mail": {"someone@example.com"}})
+		add(computer, map[string][]string{"objectClass": {"computer"}, "sAMAccountName": {"SKIPPC" + ou[14:18] + "$"}})
+		add(inner, map[string][]string{"objectClass": {"group"}, "sAMAccountName": {"skipinner" + ou[14:18]}, "member": {user}})
+		add(group, map[string][]string{"objectClass": {"group"}, "sAMAccountName": {"skipscope" + ou[14:18]},
+			"member": {user, contact, computer, inner}})
+		opt := ldapsrc.Options{BaseDN: d.Base, Group: group}
+		if bulk {
+			opt.Bulk = wireDialer(t, d)
 		}
-	}
-	user, contact, computer := "CN=Skip User,"+ou, "CN=Skip Contact,"+ou, "CN=SKIPPC,"+ou
-	inner, group := "CN=Skip Inner,"+ou, "CN=Skip Scope,"+ou
-	add(user, map[string][]string{"objectClass": {"user"}, "sAMAccountName": {"skipuser" + ou[14:18]}, "mailNickname": {"skipuser"}})
-	add(contact, map[string][]string{"objectClass": {"contact"}, "mail": {"someone@example.com"}})
-	add(computer, map[string][]string{"objectClass": {"computer"}, "sAMAccountName": {"SKIPPC" + ou[14:18] + "$"}})
-	add(inner, map[string][]string{"objectClass": {"group"}, "sAMAccountName": {"skipinner" + ou[14:18]}, "member": {user}})
-	add(group, map[string][]string{"objectClass": {"group"}, "sAMAccountName": {"skipscope" + ou[14:18]},
-		"member": {user, contact, computer, inner}})
-	s, err := ldapsrc.New(d.Conn, ldapsrc.Options{BaseDN: d.Base, Group: group}, nil).Scope(ctx(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(s.Mailboxes) != 1 || !strings.EqualFold(s.Mailboxes[0].DN, user) {
-		t.Errorf("mailboxes %+v, want only %s", s.Mailboxes, user)
-	}
-	var skipped []string
-	for _, k := range s.Skipped {
-		skipped = append(skipped, strings.ToLower(k.DN))
-	}
-	slices.Sort(skipped)
-	want := []string{strings.ToLower(computer), strings.ToLower(contact)}
-	slices.Sort(want)
-	if !slices.Equal(skipped, want) {
-		t.Errorf("skipped %v, want %v", skipped, want)
-	}
-	if len(s.NestedGroups) != 1 || !strings.EqualFold(s.NestedGroups[0].DN, inner) || len(s.NestedGroups[0].Members) != 1 {
-		t.Errorf("nested groups %+v", s.NestedGroups)
-	}
+		s, err := ldapsrc.New(d.Conn, opt, nil).Scope(ctx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(s.Mailboxes) != 1 || !strings.EqualFold(s.Mailboxes[0].DN, user) {
+			t.Errorf("mailboxes %+v, want only %s", s.Mailboxes, user)
+		}
+		var skipped []string
+		for _, k := range s.Skipped {
+			skipped = append(skipped, strings.ToLower(k.DN))
+		}
+		slices.Sort(skipped)
+		want := []string{strings.ToLower(computer), strings.ToLower(contact)}
+		slices.Sort(want)
+		if !slices.Equal(skipped, want) {
+			t.Errorf("skipped %v, want %v", skipped, want)
+		}
+		if len(s.NestedGroups) != 1 || !strings.EqualFold(s.NestedGroups[0].DN, inner) || len(s.NestedGroups[0].Members) != 1 {
+			t.Errorf("nested groups %+v", s.NestedGroups)
+		}
+	})
 }

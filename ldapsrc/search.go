@@ -6,6 +6,7 @@ package ldapsrc
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 
@@ -161,4 +162,43 @@ func rangeEnd(name string) (int, bool, error) {
 		return 0, false, fmt.Errorf("unexpected range in attribute %q", name)
 	}
 	return n, false, nil
+}
+
+// Bulk is a connection of its own for one large paged search (ldapwire.Conn in production): it
+// asks for the next page while fn still works through the current one.
+type Bulk interface {
+	PagedSearch(ctx context.Context, req *ldap.SearchRequest, pageSize int, fn func(*ldap.Entry) error) (int, error)
+	Close() error
+}
+
+// BulkDialer opens a Bulk connection.
+type BulkDialer func(ctx context.Context) (Bulk, error)
+
+// PagedBulk runs req on a new connection from dial and closes it afterwards. Without a dialer,
+// or when its dial fails (logged: the read is slower, not wrong), it runs Paged on c.
+func PagedBulk(ctx context.Context, dial BulkDialer, c Conn, req *ldap.SearchRequest, pageSize int, fn func(*ldap.Entry) error, log *slog.Logger) (int, error) {
+	if refs, ok, err := TryBulk(ctx, dial, req, pageSize, fn, log); ok {
+		return refs, err
+	}
+	return Paged(ctx, c, req, pageSize, fn)
+}
+
+// TryBulk runs req on a new connection from dial, if there is a dialer and it connects; ok
+// reports whether it did. A failed dial is logged, and left to the caller to fall back from,
+// unless ctx ended (then ok is true and err is ctx's).
+func TryBulk(ctx context.Context, dial BulkDialer, req *ldap.SearchRequest, pageSize int, fn func(*ldap.Entry) error, log *slog.Logger) (refs int, ok bool, err error) {
+	if dial == nil {
+		return 0, false, nil
+	}
+	b, err := dial(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, true, ctx.Err()
+		}
+		log.Warn("bulk read connection refused; reading on the main connection instead (slower)", "err", err)
+		return 0, false, nil
+	}
+	defer b.Close()
+	refs, err = b.PagedSearch(ctx, req, pageSize, fn)
+	return refs, true, err
 }

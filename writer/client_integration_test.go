@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,8 @@ import (
 	"github.com/xtmsyncd/xtmsyncd/directory"
 	"github.com/xtmsyncd/xtmsyncd/internal/ldaptest"
 	"github.com/xtmsyncd/xtmsyncd/ldapconn"
+	"github.com/xtmsyncd/xtmsyncd/ldapsrc"
+	"github.com/xtmsyncd/xtmsyncd/ldapwire"
 	"github.com/xtmsyncd/xtmsyncd/plan"
 	"github.com/xtmsyncd/xtmsyncd/writer"
 )
@@ -331,5 +334,63 @@ func TestApply_PoolOfTwoServesEightWriters(t *testing.T) {
 	}
 	if n := dials.Load(); n < 1 || n > 2 {
 		t.Errorf("%d connections dialled for a pool of 2", n)
+	}
+}
+
+// With a bulk dialer (ldapwire, as production reads the target forest), EachEntry reads the same
+// objects, decoded the same, and opens none of the pool's connections; a bulk dialer that fails
+// leaves the read to the pool.
+func TestEachEntry_BulkConnectionReadsTheSame(t *testing.T) {
+	d := ldaptest.Open(t, "target")
+	ou := d.TempOU(t, "xtm-bulk")
+	name := "bk" + tag(t)
+	addUser(t, d, ou, name, map[string][]string{
+		directory.AttrMailboxGUID:     {string(randomGUID(t).AD())},
+		directory.AttrSafeSendersHash: {"\x00\x01\xfe\xff"},
+		directory.AttrMailNickname:    {name},
+		ownerAttr:                     {ownerValue},
+	})
+	read := func(bulk ldapsrc.BulkDialer) (map[string]*directory.Entry, int64) {
+		var dials atomic.Int64
+		dial := func(ctx context.Context) (writer.Conn, error) {
+			dials.Add(1)
+			return ldapconn.Dial(ctx, &d.Config)
+		}
+		c, err := writer.New(dial, writer.Options{BaseDN: d.Base, OU: ou, OwnerAttr: ownerAttr, OwnerValue: ownerValue,
+			Anchor: directory.AttrMailNickname, PageSize: 50, Connections: 1, Bulk: bulk}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		out := map[string]*directory.Entry{}
+		if err := c.EachEntry(ctxT(t), func(e *directory.Entry) error { out[strings.ToLower(e.DN)] = e; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return out, dials.Load()
+	}
+	want, _ := read(nil)
+	wire := func(ctx context.Context) (ldapsrc.Bulk, error) {
+		c, err := ldapwire.Dial(ctx, &d.Config)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+	got, dials := read(wire)
+	if dials != 0 {
+		t.Errorf("the pool dialled %d connections although the bulk connection read the forest", dials)
+	}
+	if len(got) != len(want) || len(want) < 10 {
+		t.Fatalf("%d objects with the bulk connection, %d without", len(got), len(want))
+	}
+	for dn, w := range want {
+		if !reflect.DeepEqual(got[dn], w) {
+			t.Errorf("%s differs:\n got %+v\nwant %+v", dn, got[dn], w)
+		}
+	}
+	refused := func(context.Context) (ldapsrc.Bulk, error) { return nil, errors.New("refused") }
+	fell, dials := read(refused)
+	if dials != 1 || len(fell) != len(want) {
+		t.Errorf("bulk dial refused: %d objects, %d pool dials; want %d objects on 1 pool connection", len(fell), dials, len(want))
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/xtmsyncd/xtmsyncd/directory"
 	"github.com/xtmsyncd/xtmsyncd/engine"
+	"github.com/xtmsyncd/xtmsyncd/internal/app"
 	"github.com/xtmsyncd/xtmsyncd/ldapconn"
 	"github.com/xtmsyncd/xtmsyncd/ldapsrc"
 )
@@ -30,7 +31,8 @@ func (m *Main) scope(ctx context.Context, args []string) error {
 		return fmt.Errorf("source: %w", err)
 	}
 	defer conn.Close()
-	s, err := ldapsrc.New(conn, ldapsrc.Options{BaseDN: c.Source.BaseDN, Group: c.Scope.Group, Filter: c.Scope.Filter, PageSize: c.Source.PageSize}, m.logger(c)).Scope(ctx)
+	s, err := ldapsrc.New(conn, ldapsrc.Options{BaseDN: c.Source.BaseDN, Group: c.Scope.Group, Filter: c.Scope.Filter,
+		PageSize: c.Source.PageSize, Bulk: app.BulkDialer(&c.Source)}, m.logger(c)).Scope(ctx)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/xtmsyncd/xtmsyncd/journal"
 	"github.com/xtmsyncd/xtmsyncd/ldapconn"
 	"github.com/xtmsyncd/xtmsyncd/ldapsrc"
+	"github.com/xtmsyncd/xtmsyncd/ldapwire"
 	"github.com/xtmsyncd/xtmsyncd/mapper"
 	"github.com/xtmsyncd/xtmsyncd/plan"
 	"github.com/xtmsyncd/xtmsyncd/writer"
@@ -35,17 +36,30 @@ type Rig struct {
 	close        func()
 }
 
+// BulkDialer opens ldapwire connections to d for the whole-forest reads.
+func BulkDialer(d *config.Directory) ldapsrc.BulkDialer {
+	return func(ctx context.Context) (ldapsrc.Bulk, error) {
+		c, err := ldapwire.Dial(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+}
+
 // Build connects to both forests and wires the engine. Close the rig when done.
 func Build(ctx context.Context, c *config.Config, log *slog.Logger) (*Rig, error) {
 	srcConn, err := ldapconn.Dial(ctx, &c.Source)
 	if err != nil {
 		return nil, fmt.Errorf("source: %w", err)
 	}
-	src := ldapsrc.New(srcConn, ldapsrc.Options{BaseDN: c.Source.BaseDN, Group: c.Scope.Group, Filter: c.Scope.Filter, PageSize: c.Source.PageSize}, log)
+	src := ldapsrc.New(srcConn, ldapsrc.Options{BaseDN: c.Source.BaseDN, Group: c.Scope.Group, Filter: c.Scope.Filter,
+		PageSize: c.Source.PageSize, Bulk: BulkDialer(&c.Source)}, log)
 	dial := func(ctx context.Context) (writer.Conn, error) { return ldapconn.Dial(ctx, &c.Target.Directory) }
 	tgt, err := writer.New(dial, writer.Options{
 		BaseDN: c.Target.BaseDN, OU: c.Target.OU, OwnerAttr: c.Mapping.Owner.Attribute, OwnerValue: c.Mapping.Owner.Value,
 		Anchor: c.Mapping.Anchor, PageSize: c.Target.PageSize, Connections: c.Target.Connections,
+		Bulk: BulkDialer(&c.Target.Directory),
 	}, log)
 	if err != nil {
 		srcConn.Close()
