@@ -45,6 +45,7 @@ func main() {
 	conns := flag.Int("connections", 2, "xtmsyncd target.connections")
 	procs := flag.Int("gomaxprocs", 0, "GOMAXPROCS for the xtmsyncd binary (0: Go's default). On a small machine that also runs both Samba servers, 1 stands in for a client on a machine of its own")
 	reps := flag.Int("reps", 7, "runs of each plan measurement (raw read and plan alternate; medians compared)")
+	planOnly := flag.Bool("plan-only", false, "measure only the creates plan against the raw read (no writes)")
 	flag.Parse()
 	if *procs > 0 {
 		binEnv = append(os.Environ(), fmt.Sprint("GOMAXPROCS=", *procs)) // the binary under test only
@@ -104,6 +105,9 @@ func main() {
 	comparePlans("all creates", *reps, rawRead, func() (time.Duration, int64) {
 		return timed(bin, "plan", "-config", cfgX, "-o", "ldif", "--out", ldifC)
 	})
+	if *planOnly {
+		return
+	}
 
 	// 2. apply, creates: ldapadd of the plan's own LDIF, then (same start) xtmsyncd sync.
 	rawAdd := ldapTool("ldapadd", tgtCfg.URL, tgtCfg.CAFile, tgtCfg.BindDN, ldifC)
