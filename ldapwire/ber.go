@@ -159,7 +159,7 @@ func entry(b []byte) (*ldap.Entry, error) {
 		if vals, _, err = expect(pa, tagSet, "attribute values of "+string(name)); err != nil {
 			return nil, err
 		}
-		a := &ldap.EntryAttribute{Name: string(name)}
+		a := &ldap.EntryAttribute{Name: string(name), Values: []string{}, ByteValues: [][]byte{}} // as go-ldap: empty, not nil
 		for len(vals) > 0 {
 			var v []byte
 			if v, vals, err = expect(vals, tagOctetString, "value of "+a.Name); err != nil {

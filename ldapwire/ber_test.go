@@ -34,7 +34,7 @@ func entryMessage(id int64, e *ldap.Entry) []byte {
 }
 
 func attr(name string, vals ...string) *ldap.EntryAttribute {
-	a := &ldap.EntryAttribute{Name: name}
+	a := &ldap.EntryAttribute{Name: name, Values: []string{}, ByteValues: [][]byte{}}
 	for _, v := range vals {
 		a.Values = append(a.Values, v)
 		a.ByteValues = append(a.ByteValues, []byte(v))
@@ -68,7 +68,7 @@ func TestEntry_DecodesWhatGoASN1BEREncodes(t *testing.T) {
 		{DN: "CN=Zoë \\, Ünïcode,DC=x", Attributes: []*ldap.EntryAttribute{attr("displayName", "Zoë 日本")}},
 		{DN: "CN=long,DC=x", Attributes: []*ldap.EntryAttribute{attr("info", string(bytes.Repeat([]byte("a"), 200))),
 			attr("msExchSafeSendersHash", string(bytes.Repeat([]byte{0xff, 0}, 40000)))}},
-		{DN: "CN=empty set,DC=x", Attributes: []*ldap.EntryAttribute{{Name: "member;range=0-*"}, attr("cn", "")}},
+		{DN: "CN=empty set,DC=x", Attributes: []*ldap.EntryAttribute{attr("member;range=0-*"), attr("cn", "")}},
 		{DN: "", Attributes: nil},
 	}
 	for _, want := range cases {

@@ -3,6 +3,7 @@ package ldapwire
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -33,24 +34,49 @@ func byDN(es []*ldap.Entry) []*ldap.Entry {
 	return es
 }
 
-// Over LDAPS and StartTLS, on the demo source forest, ldapwire returns exactly what go-ldap
-// returns for the same paged search: every DN, attribute and value (binary GUIDs included),
-// and the continuation references Samba sends for a search from the domain root.
+// Over LDAPS and StartTLS, on Samba, ldapwire returns exactly what go-ldap returns for the same
+// paged search from the domain root: every DN, attribute and value (binary GUIDs, many-valued
+// proxyAddresses, group members), and the continuation references Samba sends. The objects are
+// the test's own, so tests of other packages changing the forest at the same time do not count.
 func TestPagedSearch_SameEntriesAsGoLDAPOnSamba(t *testing.T) {
 	d, ctx := samba(t)
-	attrs := append(slices.Clip(ldapsrc.MailboxAttributes), "objectClass", "memberOf", "whenCreated")
+	ou := d.TempOU(t, "xtm-wire")
+	tag := strings.TrimPrefix(strings.SplitN(ou, ",", 2)[0], "OU=")
+	var users []string
+	for i := range 40 {
+		dn := fmt.Sprintf("CN=Wire User %02d,%s", i, ou)
+		r := ldap.NewAddRequest(dn, nil)
+		r.Attribute("objectClass", []string{"user"})
+		r.Attribute("sAMAccountName", []string{fmt.Sprintf("w%s%02d", tag[len(tag)-8:], i)})
+		r.Attribute("description", []string{tag})
+		r.Attribute("msExchMailboxGuid", []string{string([]byte{byte(i), 0xff, 0x80, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0xfe})})
+		r.Attribute("proxyAddresses", []string{fmt.Sprintf("SMTP:u%d@contoso.com", i), fmt.Sprintf("smtp:u%d@contoso.mail.onmicrosoft.com", i),
+			fmt.Sprintf("X500:/o=Contoso/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=u%d", i)})
+		if err := d.Conn.Add(r); err != nil {
+			t.Fatal(err)
+		}
+		users = append(users, dn)
+	}
+	g := ldap.NewAddRequest("CN=Wire Group,"+ou, nil)
+	g.Attribute("objectClass", []string{"group"})
+	g.Attribute("description", []string{tag})
+	g.Attribute("member", users)
+	if err := d.Conn.Add(g); err != nil {
+		t.Fatal(err)
+	}
+	attrs := append(slices.Clip(ldapsrc.MailboxAttributes), "objectClass", "member", "memberOf", "description", "whenCreated")
 	req := ldap.NewSearchRequest(d.Base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
-		"(|(objectClass=user)(objectClass=group)(objectClass=contact))", attrs, nil)
+		"(description="+ldap.EscapeFilter(tag)+")", attrs, nil)
 	var want []*ldap.Entry
-	wantRefs, err := ldapsrc.Paged(ctx, d.Conn, req, 25, func(e *ldap.Entry) error {
+	wantRefs, err := ldapsrc.Paged(ctx, d.Conn, req, 7, func(e *ldap.Entry) error {
 		want = append(want, e)
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(want) < 40 || wantRefs == 0 {
-		t.Fatalf("go-ldap read %d entries and %d references: not the demo forest", len(want), wantRefs)
+	if len(want) != 41 || wantRefs == 0 {
+		t.Fatalf("go-ldap read %d entries and %d references, want 41 and some", len(want), wantRefs)
 	}
 	want = byDN(want)
 	starttls := d.Config
@@ -63,7 +89,7 @@ func TestPagedSearch_SameEntriesAsGoLDAPOnSamba(t *testing.T) {
 			}
 			defer c.Close()
 			var got []*ldap.Entry
-			refs, err := c.PagedSearch(ctx, req, 25, func(e *ldap.Entry) error {
+			refs, err := c.PagedSearch(ctx, req, 7, func(e *ldap.Entry) error {
 				got = append(got, e)
 				return nil
 			})

@@ -54,13 +54,20 @@ func (c *Conn) PagedSearch(ctx context.Context, req *ldap.SearchRequest, pageSiz
 			if err != nil {
 				fnErr = err
 				close(stop)
+				// The reader may be waiting for the server: wake it now.
+				c.nc.SetReadDeadline(time.Unix(1, 0))
 			}
 		}
 	}()
 
 	undo := context.AfterFunc(ctx, func() { c.nc.SetReadDeadline(time.Unix(1, 0)) })
 	refs, err := c.pages(ctx, op, paging, controls, bodies, stop)
-	undo()
+	if !undo() && err == nil {
+		// ctx ended as the search did: the hook has set (or is setting) a past deadline, which
+		// would break the next search on this connection. The result stands; the conn goes.
+		c.closed = true
+		c.nc.Close()
+	}
 	close(bodies)
 	<-decoded
 	switch {
@@ -85,6 +92,11 @@ var errStopped = errors.New("consumer stopped")
 func (c *Conn) pages(ctx context.Context, op *ber.Packet, paging *ldap.ControlPaging, controls []ldap.Control, bodies chan<- []byte, stop <-chan struct{}) (int, error) {
 	refs := 0
 	for {
+		select {
+		case <-stop:
+			return refs, errStopped
+		default:
+		}
 		id, err := c.send(op, controls)
 		if err != nil {
 			return refs, err
@@ -102,11 +114,17 @@ func (c *Conn) pages(ctx context.Context, op *ber.Packet, paging *ldap.ControlPa
 func (c *Conn) page(ctx context.Context, id int64, bodies chan<- []byte, stop <-chan struct{}, refs *int) ([]byte, error) {
 	for n := 0; ; n++ {
 		if n%256 == 0 {
-			// Refreshed every so often, not per message; checked against ctx after each refresh,
-			// as a cancel's past deadline must not be overwritten unnoticed.
+			// Refreshed every so often, not per message. A cancel or a failed consumer sets a
+			// past deadline to wake the reader; checked after each refresh, as that deadline must
+			// not be overwritten unnoticed.
 			c.nc.SetReadDeadline(time.Now().Add(c.timeout))
 			if err := ctx.Err(); err != nil {
 				return nil, err
+			}
+			select {
+			case <-stop:
+				return nil, errStopped
+			default:
 			}
 		}
 		f, err := c.readFrame()
@@ -122,6 +140,11 @@ func (c *Conn) page(ctx context.Context, id int64, bodies chan<- []byte, stop <-
 		}
 		switch m.op {
 		case tagEntry:
+			select { // a failed consumer first: both cases can be ready
+			case <-stop:
+				return nil, errStopped
+			default:
+			}
 			select {
 			case bodies <- m.body:
 			case <-stop:
