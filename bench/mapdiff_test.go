@@ -16,6 +16,7 @@ import (
 	"github.com/xtmsyncd/xtmsyncd/internal/gctune"
 	"github.com/xtmsyncd/xtmsyncd/mapper"
 	"github.com/xtmsyncd/xtmsyncd/plan"
+	"github.com/xtmsyncd/xtmsyncd/writer"
 )
 
 var rules = mapper.Rules{
@@ -166,3 +167,27 @@ func BenchmarkMapDiff5k(b *testing.B) { benchMapDiff(b, 5_000, 5_000) }
 
 // BenchmarkMapDiff5kFirst is the first sync at the Samba benchmark's scale: 5,000 creates.
 func BenchmarkMapDiff5kFirst(b *testing.B) { benchMapDiff(b, 5_000, 0) }
+
+// BenchmarkRenderLDIF5kFirst renders the first sync's plan at the Samba benchmark's scale (5,000
+// creates) as LDIF, the file `xtmsyncd plan -o ldif` writes.
+func BenchmarkRenderLDIF5kFirst(b *testing.B) {
+	e := &engine.Engine{Source: source{5_000}, Target: target{0}, Rules: rules, Diff: opt}
+	p, err := e.Plan(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	var w countWriter
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		w = 0
+		if err := writer.WriteLDIF(&w, p); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(w)/(1<<20), "MB/plan")
+}
+
+type countWriter int
+
+func (w *countWriter) Write(p []byte) (int, error) { *w += countWriter(len(p)); return len(p), nil }

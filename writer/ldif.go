@@ -1,10 +1,9 @@
 package writer
 
 import (
+	"bytes"
 	"encoding/base64"
 	"fmt"
-	"io"
-	"strings"
 
 	"github.com/go-ldap/ldap/v3"
 )
@@ -13,14 +12,17 @@ import (
 // value must be base64 when it is not "safe": any byte outside printable ASCII, or a first
 // character that is a space, ':' or '<', or a trailing space; go-ldap/ldif only checks some of
 // these, and an export that drops a leading space is not what apply sends.
-func writeLDIF(w io.Writer, req any) error {
-	var b strings.Builder
+func writeLDIF(b *bytes.Buffer, req any) error {
 	line := func(attr, v string) {
+		b.WriteString(attr)
 		if safe(v) {
-			b.WriteString(attr + ": " + v + "\n")
+			b.WriteString(": ")
+			b.WriteString(v)
 		} else {
-			b.WriteString(attr + ":: " + base64.StdEncoding.EncodeToString([]byte(v)) + "\n")
+			b.WriteString(":: ")
+			b.Write(base64.StdEncoding.AppendEncode(b.AvailableBuffer(), []byte(v)))
 		}
+		b.WriteByte('\n')
 	}
 	switch r := req.(type) {
 	case *ldap.AddRequest:
@@ -35,7 +37,7 @@ func writeLDIF(w io.Writer, req any) error {
 		line("dn", r.DN)
 		b.WriteString("changetype: modify\n")
 		for _, c := range r.Changes {
-			op := map[uint]string{ldap.AddAttribute: "add", ldap.DeleteAttribute: "delete", ldap.ReplaceAttribute: "replace"}[c.Operation]
+			op := modifyOps[c.Operation]
 			if op == "" {
 				return fmt.Errorf("ldif: %s: unknown modify operation %d", r.DN, c.Operation)
 			}
@@ -51,10 +53,11 @@ func writeLDIF(w io.Writer, req any) error {
 	default:
 		return fmt.Errorf("ldif: unexpected request %T", req)
 	}
-	b.WriteString("\n")
-	_, err := io.WriteString(w, b.String())
-	return err
+	b.WriteByte('\n')
+	return nil
 }
+
+var modifyOps = map[uint]string{ldap.AddAttribute: "add", ldap.DeleteAttribute: "delete", ldap.ReplaceAttribute: "replace"}
 
 // safe reports whether v can be written as is (RFC 2849 SAFE-STRING, no trailing space).
 func safe(v string) bool {

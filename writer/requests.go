@@ -4,6 +4,7 @@
 package writer
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 
@@ -86,10 +87,9 @@ func Request(c plan.Change) (any, error) {
 // WriteLDIF writes the requests of every writing change in p as LDIF that ldapmodify replays,
 // each preceded by a comment naming the change.
 func WriteLDIF(w io.Writer, p *plan.Plan) error {
-	if _, err := fmt.Fprintf(w, "# xtmsyncd %s plan: %d to create, %d to update, %d to delete (exactly what apply sends)\n\n",
-		p.Kind, p.Summary.Create, p.Summary.Update, p.Summary.Delete); err != nil {
-		return err
-	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# xtmsyncd %s plan: %d to create, %d to update, %d to delete (exactly what apply sends)\n\n",
+		p.Kind, p.Summary.Create, p.Summary.Update, p.Summary.Delete)
 	for _, c := range p.Changes {
 		if !c.Action.Writes() {
 			continue
@@ -102,12 +102,17 @@ func WriteLDIF(w io.Writer, p *plan.Plan) error {
 		if forest == "" {
 			forest = plan.ForestTarget
 		}
-		if _, err := fmt.Fprintf(w, "# %s in the %s forest, exchange_guid=%s source=%s\n", c.Action, forest, c.Key, c.Source); err != nil {
-			return err
-		}
-		if err := writeLDIF(w, req); err != nil {
+		b.WriteString("# " + string(c.Action) + " in the " + forest + " forest, exchange_guid=" + c.Key + " source=" + c.Source + "\n")
+		if err := writeLDIF(&b, req); err != nil {
 			return fmt.Errorf("ldif %s: %w", c.DN, err)
 		}
+		if b.Len() >= 64<<10 {
+			if _, err := w.Write(b.Bytes()); err != nil {
+				return err
+			}
+			b.Reset()
+		}
 	}
-	return nil
+	_, err := w.Write(b.Bytes())
+	return err
 }
