@@ -35,7 +35,9 @@ func (c *Conn) PagedSearch(ctx context.Context, req *ldap.SearchRequest, pageSiz
 	paging := ldap.NewControlPaging(uint32(pageSize))
 	controls := append([]ldap.Control{paging}, req.Controls...)
 
-	bodies := make(chan []byte, 256)
+	// Room for a whole page: the next page is asked for as soon as this one has arrived, even
+	// when fn is slower than the directory for a while.
+	bodies := make(chan []byte, max(pageSize, 1))
 	stop := make(chan struct{})
 	var fnErr error
 	decoded := make(chan struct{})
