@@ -196,7 +196,7 @@ const (
 
 // NewBuilder returns an empty Builder.
 func NewBuilder(rules mapper.Rules, opt Options) *Builder {
-	return &Builder{rules: rules, opt: opt, ou: newOUMatch(opt.OU), ouDN: parsedDN(opt.OU), seed: maphash.MakeSeed(), sp: newPacker(), tp: newPacker(),
+	return &Builder{rules: rules, opt: opt, ou: newOUMatch(opt.OU), ouDN: parsedDN(opt.OU), seed: maphash.MakeSeed(), sp: &packer{ids: map[string]int{}, sorted: true}, tp: newPacker(),
 		byKey: map[directory.GUID]int32{}, dups: map[directory.GUID][]int32{}, claims: map[uint64]packedClaim{},
 		twice: map[uint64]*twiceRec{}, sams: map[uint64]struct{}{}, dns: map[uint64]struct{}{}}
 }

@@ -371,3 +371,28 @@ func TestBuilder_ManyCreatesNamedInSourceDNOrder(t *testing.T) {
 		sams[strings.ToLower(sam)] = true
 	}
 }
+
+// The sources' packer hands attributes back in the order a plan lists them, so a create is
+// drafted without sorting; the values are what was packed.
+func TestPacker_SortedGivesNamesInPlanOrder(t *testing.T) {
+	p := &packer{ids: map[string]int{}, sorted: true}
+	rng := rand.New(rand.NewPCG(5, 6))
+	names := []string{"mail", "Mail2", "proxyAddresses", "cn", "displayName", "msExchMailboxGuid", " cn", " sam", "targetAddress", "givenName", "sn", "userPrincipalName"}
+	for range 50 {
+		in := map[string][]string{}
+		for _, n := range names {
+			if rng.IntN(3) > 0 {
+				in[n] = []string{fmt.Sprint(rng.IntN(1000)), n}
+			}
+		}
+		var got []string
+		out := map[string][]string{}
+		p.each(p.pack(in), func(name string, vals []string) {
+			got = append(got, name)
+			out[name] = vals
+		})
+		if !slices.IsSortedFunc(got, compareName) || !reflect.DeepEqual(out, in) && len(in) > 0 {
+			t.Fatalf("packed %v, got names %v values %v", in, got, out)
+		}
+	}
+}

@@ -20,6 +20,10 @@ type packer struct {
 	ids   map[string]int
 	ref   map[string][]string
 	buf   []byte
+	order []string
+	// sorted packs attributes in name order (the sources' packer: their creates are drafted
+	// from the packed form); otherwise in map order.
+	sorted bool
 }
 
 func newPacker() *packer { return &packer{ids: map[string]int{}} }
@@ -34,7 +38,18 @@ func (p *packer) pack(attrs map[string][]string) string {
 	}
 	b := p.buf[:0]
 	b = binary.AppendUvarint(b, uint64(len(attrs)))
-	for name, vals := range attrs {
+	// In attribute-name order (as a plan lists them), so that a create can be drafted from the
+	// packed form without sorting: sorting here costs nothing visible, as it happens while the
+	// directories are still being read.
+	p.order = p.order[:0]
+	for name := range attrs {
+		p.order = append(p.order, name)
+	}
+	if p.sorted {
+		slices.SortFunc(p.order, compareName)
+	}
+	for _, name := range p.order {
+		vals := attrs[name]
 		id, ok := p.ids[name]
 		if !ok {
 			id = len(p.names)
@@ -76,6 +91,27 @@ func (p *packer) unpack(s string) map[string][]string {
 // unpackInto is unpack into dst (cleared first; a new map when nil), so that a caller that
 // drops the result right away can reuse one map.
 func (p *packer) unpackInto(dst map[string][]string, s string) map[string][]string {
+	out := dst
+	if out == nil {
+		out = make(map[string][]string, p.count(s))
+	}
+	clear(out)
+	p.each(s, func(name string, vals []string) { out[name] = vals })
+	return out
+}
+
+// count returns the number of attributes in s.
+func (p *packer) count(s string) int {
+	n, _ := binary.Uvarint([]byte(s[:min(len(s), binary.MaxVarintLen64)]))
+	return int(n)
+}
+
+// each decodes s and calls fn for every attribute, in the order pack wrote them (by name, as
+// compareName orders them, when the packer is sorted). Each vals is new.
+func (p *packer) each(s string, fn func(name string, vals []string)) {
+	if s == "" {
+		return
+	}
 	next := func() int {
 		var v uint64
 		for shift := 0; ; shift += 7 {
@@ -88,17 +124,12 @@ func (p *packer) unpackInto(dst map[string][]string, s string) map[string][]stri
 		}
 	}
 	n := next()
-	out := dst
-	if out == nil {
-		out = make(map[string][]string, n)
-	}
-	clear(out)
 	for range n {
 		id := next()
 		name := p.names[id>>1]
 		ref := p.ref[name]
 		if id&1 == 1 {
-			out[name] = slices.Clone(ref)
+			fn(name, slices.Clone(ref))
 			continue
 		}
 		vals := make([]string, next())
@@ -118,9 +149,17 @@ func (p *packer) unpackInto(dst map[string][]string, s string) map[string][]stri
 			}
 			s = s[mid:]
 		}
-		out[name] = vals
+		fn(name, vals)
 	}
-	return out
+}
+
+// compareName orders attribute names as a plan lists them: case-insensitively, ties broken
+// by bytes.
+func compareName(a, b string) int {
+	if c := compareFold(a, b); c != 0 {
+		return c
+	}
+	return strings.Compare(a, b)
 }
 
 // shared returns the lengths of the common prefix and of the common suffix of v and r, not

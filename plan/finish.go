@@ -258,23 +258,40 @@ func (b *Builder) drafts(creates []int32) []draft {
 	return out
 }
 
-// draft reads only the packer and s: safe to run for several sources at once.
+// draft reads only the packer and s: safe to run for several sources at once. The packed
+// attributes come in name order; objectClass, cn and sAMAccountName are merged in.
 func (b *Builder) draft(s *srcRec) draft {
-	u := b.desired(s)
-	s.blob = ""
-	c := Change{Action: Create, Key: s.key.String(), Source: s.dn, Attrs: make([]AttrChange, 0, len(u.attrs)+3)}
-	c.Attrs = append(c.Attrs,
-		AttrChange{Name: directory.AttrObjectClass, After: []string{"user"}},
-		AttrChange{Name: directory.AttrCN},
-		AttrChange{Name: directory.AttrSAMAccountName},
-	)
-	for name, vals := range u.attrs {
-		if len(vals) > 0 {
-			c.Attrs = append(c.Attrs, AttrChange{Name: name, After: vals})
-		}
+	c := Change{Action: Create, Key: s.key.String(), Source: s.dn, Attrs: make([]AttrChange, 0, b.sp.count(s.blob)+3)}
+	fixed := [3]AttrChange{ // in compareName order
+		{Name: directory.AttrCN},
+		{Name: directory.AttrObjectClass, After: []string{"user"}},
+		{Name: directory.AttrSAMAccountName},
 	}
-	sortAttrs(c.Attrs)
-	d := draft{c: c, base: u.cn, alias: u.alias, samBs: u.sam}
+	d := draft{}
+	next := 0
+	emit := func(a AttrChange) {
+		for next < len(fixed) && compareName(fixed[next].Name, a.Name) < 0 {
+			c.Attrs = append(c.Attrs, fixed[next])
+			next++
+		}
+		c.Attrs = append(c.Attrs, a)
+	}
+	b.sp.each(s.blob, func(name string, vals []string) {
+		switch name {
+		case pseudoCN:
+			d.base = first(vals)
+		case pseudoSAM:
+			d.samBs = first(vals)
+		case pseudoAlias:
+			d.alias = first(vals)
+		default:
+			if len(vals) > 0 {
+				emit(AttrChange{Name: name, After: vals})
+			}
+		}
+	})
+	c.Attrs = append(c.Attrs, fixed[next:]...)
+	s.blob = ""
 	for i, a := range c.Attrs {
 		switch a.Name {
 		case directory.AttrCN:
@@ -283,6 +300,7 @@ func (b *Builder) draft(s *srcRec) draft {
 			d.sam = i
 		}
 	}
+	d.c = c
 	return d
 }
 
