@@ -137,9 +137,13 @@ const notUserReason = "member of the scope group but not a user object (contact,
 // move service does not follow them), anything else (contacts, computers) is skipped. The
 // directory evaluates memberOf once, instead of for three searches.
 func (r *Reader) eachMember(ctx context.Context, fn func(*directory.Mailbox) error) (*directory.Scope, error) {
-	if err := r.checkGroup(); err != nil {
-		return nil, err
-	}
+	// The group is checked while the read starts: a missing group, or a DN that is no group,
+	// has no members, so nothing reaches fn before the check's error is returned.
+	var (
+		gerr error
+		wg   sync.WaitGroup
+	)
+	wg.Go(func() { gerr = r.checkGroup() })
 	s := &directory.Scope{}
 	n := 0
 	req := ldap.NewSearchRequest(r.opt.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
@@ -158,6 +162,10 @@ func (r *Reader) eachMember(ctx context.Context, fn func(*directory.Mailbox) err
 		}
 		return nil
 	}, r.log)
+	wg.Wait()
+	if gerr != nil {
+		return nil, gerr
+	}
 	if err != nil {
 		return nil, fmt.Errorf("ldapsrc: read mailboxes: %w", err)
 	}
