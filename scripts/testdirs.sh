@@ -5,7 +5,8 @@
 #   scripts/testdirs.sh up        provision (first time) or restore the snapshot, start, seed the demo data
 #   scripts/testdirs.sh down      stop the servers this script started (by PID)
 #   scripts/testdirs.sh status    what runs, where, with how much memory
-#   scripts/testdirs.sh reset     back to the snapshot plus freshly seeded demo data (fast)
+#   scripts/testdirs.sh reset     back to the snapshot plus freshly seeded demo data (fast);
+#                                 "reset target" (or source) resets only that one
 #   scripts/testdirs.sh env       print the variables the tests and the demo config read
 #
 # SOURCE forest: realm CONTOSO.TEST on 127.0.0.1; TARGET forest: realm NORTHWIND.TEST on ::1.
@@ -223,16 +224,20 @@ cmd_up() {
 
 cmd_down() { local i; for i in "${INSTANCES[@]}"; do stop "$i"; done; }
 
-cmd_reset() {
-  local t i pids=() rc=0; t=$(now)
-  for i in "${INSTANCES[@]}"; do
+cmd_reset() { # [instance]: both, or only the one named
+  local t i pids=() rc=0 which=("${INSTANCES[@]}"); t=$(now)
+  if [ -n "${1:-}" ]; then
+    [[ " ${INSTANCES[*]} " == *" $1 "* ]] || { log "reset: unknown directory '$1' (source or target)"; exit 2; }
+    which=("$1")
+  fi
+  for i in "${which[@]}"; do
     [ -f "$(snap "$i")" ] || { log "no snapshot yet: run 'up' first"; exit 1; }
     ( restore "$i" && start "$i" && seed "$i" ) & pids+=($!)
   done
   for i in "${pids[@]}"; do wait "$i" || rc=1; done
   [ "$rc" = 0 ] || exit 1
   write_env
-  log "reset both directories in $(since "$t") s"
+  log "reset ${which[*]} in $(since "$t") s"
 }
 
 cmd_status() {
@@ -254,7 +259,7 @@ case ${1:-} in
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
-  reset) cmd_reset ;;
+  reset) cmd_reset "${2:-}" ;;
   env) cat "$STATE/env" ;;
-  *) sed -n '2,14p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,15p' "$0" >&2; exit 2 ;;
 esac

@@ -4,19 +4,20 @@
 //
 // It loads N synthetic source mailboxes (kept in OU=xtm-bench-N for later runs), then reports
 //   - plan: `xtmsyncd plan` against the raw paged read of the same attributes from both forests
-//     with ldapsearch (ratio);
-//   - apply: `xtmsyncd sync --confirm` creating N MailUsers against `ldapadd` of the plan's own
-//     LDIF into a second OU (ratio, and xtmsyncd's peak RSS);
-//   - update: a sync that changes one attribute on every object against `ldapmodify` of the
-//     update plan's own LDIF.
+//     with ldapsearch (ratio of medians; the two alternate -reps times);
+//   - apply, creates: `xtmsyncd sync --confirm` creating N MailUsers against `ldapadd` of the
+//     plan's own LDIF (ratio of medians, and xtmsyncd's peak RSS). The target directory is
+//     restored from its snapshot (scripts/testdirs.sh reset target) before every run, and the
+//     tools alternate raw, xtmsyncd, xtmsyncd, raw (-apply-reps runs each);
+//   - apply, updates: a sync that changes one attribute on every object against `ldapmodify` of
+//     the update plan's own LDIF, alternating the same way.
 //
 // For both applies it also prints the writes alone (from the binary's "writes done" log line):
 // ldapadd and ldapmodify replay a finished plan, so that is the like-for-like figure; the sync
 // total adds the plan (reading both forests).
 //
-// Plans are timed -reps times, alternating with the raw read, and the medians compared; each
-// apply is one run of the real binaries. The forests must be up (scripts/testdirs.sh up) and
-// .testdirs/env sourced.
+// The forests must be up (scripts/testdirs.sh up) and .testdirs/env sourced; run it from the
+// project root. It leaves the target as its snapshot has it.
 package main
 
 import (
@@ -45,6 +46,7 @@ func main() {
 	conns := flag.Int("connections", 2, "xtmsyncd target.connections")
 	procs := flag.Int("gomaxprocs", 0, "GOMAXPROCS for the xtmsyncd binary (0: Go's default). On a small machine that also runs both Samba servers, 1 stands in for a client on a machine of its own")
 	reps := flag.Int("reps", 7, "runs of each plan measurement (raw read and plan alternate; medians compared)")
+	applyReps := flag.Int("apply-reps", 2, "runs of each apply per tool (they alternate: raw, xtmsyncd, xtmsyncd, raw, ...)")
 	planOnly := flag.Bool("plan-only", false, "measure only the creates plan against the raw read (no writes)")
 	flag.Parse()
 	if *procs > 0 {
@@ -82,11 +84,8 @@ func main() {
 	// One fresh target OU; the raw tools and xtmsyncd take turns on the same starting state
 	// (sAMAccountNames are unique in a domain, so both cannot hold copies at once).
 	ouX := fmt.Sprintf("OU=xtm-bench-x,%s", tgtCfg.BaseDN)
-	reset := func() {
-		check(ldaptest.DeleteTreeConn(tgt, ouX))
-		add(tgt, ouX)
-	}
-	reset()
+	_ = ldaptest.DeleteTreeConn(tgt, ouX)
+	add(tgt, ouX)
 	cfgX := writeConfig(work, "x.yaml", srcCfg.CAFile, tgtCfg.CAFile, o.GroupDN(), ouX, *n, *conns)
 
 	// 1. plan vs raw paged read of the same attributes from both forests.
@@ -109,31 +108,84 @@ func main() {
 		return
 	}
 
-	// 2. apply, creates: ldapadd of the plan's own LDIF, then (same start) xtmsyncd sync.
-	rawAdd := ldapTool("ldapadd", tgtCfg.URL, tgtCfg.CAFile, tgtCfg.BindDN, ldifC)
-	reset()
-	applyT, rss, writesC := timedLog(bin, "sync", "-config", cfgX, "--confirm", "--allow-large-plan", "-o", "json")
-	fmt.Printf("apply (N=%d creates, %d connections): xtmsyncd sync %s (%.0f/s, peak RSS %d MB, plan included), ldapadd of the plan's LDIF %s (%.0f/s): ratio %.2f\n",
-		*n, *conns, applyT.Round(time.Millisecond), float64(*n)/applyT.Seconds(), rss/1024, rawAdd.Round(time.Millisecond), float64(*n)/rawAdd.Seconds(), applyT.Seconds()/rawAdd.Seconds())
-	fmt.Printf("  writes alone (journal and compare-and-set included): %s (%.0f/s): ratio %.2f\n",
-		writesC.Round(time.Millisecond), float64(*n)/writesC.Seconds(), writesC.Seconds()/rawAdd.Seconds())
+	// 2. apply, creates: ldapadd of the plan's own LDIF against xtmsyncd sync. The target is
+	// restored from its snapshot before every run, so each starts from the same directory: a
+	// Samba database slows with every object deleted (tombstones), which would favour
+	// whichever tool ran first. The tools alternate (raw, xtmsyncd, xtmsyncd, raw, ...).
+	resetTarget := func() {
+		tgt.Close()
+		run("scripts/testdirs.sh", "reset", "target")
+		tgt, err = ldapconn.Dial(ctx, &tgtCfg)
+		check(err)
+		add(tgt, ouX)
+	}
+	var addT, syncT, writeT []time.Duration
+	var rssC int64
+	for k := range 2 * max(1, *applyReps) {
+		resetTarget()
+		if k%4 == 0 || k%4 == 3 {
+			addT = append(addT, ldapTool("ldapadd", tgtCfg.URL, tgtCfg.CAFile, tgtCfg.BindDN, ldifC))
+			continue
+		}
+		cfg := writeConfig(work, fmt.Sprintf("c%d.yaml", k), srcCfg.CAFile, tgtCfg.CAFile, o.GroupDN(), ouX, *n, *conns)
+		d, rss, w := timedLog(bin, "sync", "-config", cfg, "--confirm", "--allow-large-plan", "-o", "json")
+		syncT, writeT, rssC = append(syncT, d), append(writeT, w), max(rssC, rss)
+	}
+	reportApply("creates", "ldapadd", *n, *conns, addT, syncT, writeT, rssC)
 
-	// 3. updates: drift one attribute on every MailUser; ldapmodify of the update plan's LDIF;
-	// drift again; xtmsyncd sync.
+	// 3. updates: drift one attribute on every MailUser, then either ldapmodify of the update
+	// plan's own LDIF or xtmsyncd sync, alternating as above.
 	drift(tgt, ouX)
 	ldifU := filepath.Join(work, "update.ldif")
 	_, _ = timed(bin, "plan", "-config", cfgX, "-o", "ldif", "--out", ldifU)
-	rawMod := ldapTool("ldapmodify", tgtCfg.URL, tgtCfg.CAFile, tgtCfg.BindDN, ldifU)
-	drift(tgt, ouX)
-	updT, rssU, writesU := timedLog(bin, "sync", "-config", cfgX, "--confirm", "--allow-large-plan", "-o", "json")
-	fmt.Printf("apply (N=%d updates): xtmsyncd sync %s (%.0f/s, peak RSS %d MB, plan included), ldapmodify of the plan's LDIF %s (%.0f/s): ratio %.2f\n",
-		*n, updT.Round(time.Millisecond), float64(*n)/updT.Seconds(), rssU/1024, rawMod.Round(time.Millisecond), float64(*n)/rawMod.Seconds(), updT.Seconds()/rawMod.Seconds())
-	fmt.Printf("  writes alone (journal and compare-and-set included): %s (%.0f/s): ratio %.2f\n",
-		writesU.Round(time.Millisecond), float64(*n)/writesU.Seconds(), writesU.Seconds()/rawMod.Seconds())
+	var modT []time.Duration
+	syncT, writeT, rssC = nil, nil, 0
+	for k := range 2 * max(1, *applyReps) {
+		if k > 0 {
+			drift(tgt, ouX)
+		}
+		if k%4 == 0 || k%4 == 3 {
+			modT = append(modT, ldapTool("ldapmodify", tgtCfg.URL, tgtCfg.CAFile, tgtCfg.BindDN, ldifU))
+			continue
+		}
+		d, rss, w := timedLog(bin, "sync", "-config", cfgX, "--confirm", "--allow-large-plan", "-o", "json")
+		syncT, writeT, rssC = append(syncT, d), append(writeT, w), max(rssC, rss)
+	}
+	reportApply("updates", "ldapmodify", *n, *conns, modT, syncT, writeT, rssC)
 	comparePlans("all unchanged", *reps, rawRead, func() (time.Duration, int64) {
 		return timed(bin, "plan", "-config", cfgX, "-o", "json", "--out", os.DevNull)
 	})
-	check(ldaptest.DeleteTreeConn(tgt, ouX))
+	resetTarget() // leave the target as the snapshot has it
+}
+
+// reportApply prints the medians of the raw tool's runs and of xtmsyncd's, whole sync (the plan
+// included) and writes alone (the like-for-like figure: the raw tool replays a finished plan).
+func reportApply(what, tool string, n, conns int, raw, sync, writes []time.Duration, rss int64) {
+	mr, ms, mw := median(raw), median(sync), median(writes)
+	per := func(d time.Duration) float64 { return float64(n) / d.Seconds() }
+	fmt.Printf("apply (N=%d %s, %d connections, %d runs each, alternating, target restored before each create run): %s median %s (%.0f/s) %s\n",
+		n, what, conns, len(raw), tool, mr.Round(time.Millisecond), per(mr), durations(raw))
+	fmt.Printf("  xtmsyncd sync median %s (%.0f/s, peak RSS %d MB, plan included) %s: ratio %.2f\n",
+		ms.Round(time.Millisecond), per(ms), rss/1024, durations(sync), ms.Seconds()/mr.Seconds())
+	fmt.Printf("  writes alone (journal and compare-and-set included) median %s (%.0f/s) %s: ratio %.2f\n",
+		mw.Round(time.Millisecond), per(mw), durations(writes), mw.Seconds()/mr.Seconds())
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func durations(ds []time.Duration) string {
+	var parts []string
+	for _, d := range ds {
+		parts = append(parts, d.Round(10*time.Millisecond).String())
+	}
+	return "[" + strings.Join(parts, " ") + "]"
 }
 
 // comparePlans alternates the raw read and xtmsyncd plan reps times and compares the medians:
