@@ -17,6 +17,9 @@ var (
 	ErrInvalidData = errors.New("invalid source data")
 	// ErrOutcomeUnknown: the connection dropped after a write was sent, so it may or may not
 	// have been applied; the next plan reads the object's true state.
+	// ErrNotSent: the run stopped after the change's intent was journaled and before it was
+	// written; nothing was sent for it.
+	ErrNotSent        = errors.New("not sent: the run stopped before this change was written")
 	ErrOutcomeUnknown = errors.New("outcome unknown: the connection dropped after the write was sent; it may have been applied, the next plan shows the object's state")
 )
 

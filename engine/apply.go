@@ -119,6 +119,9 @@ func (e *Engine) Apply(ctx context.Context, info RunInfo, p *plan.Plan, o Option
 	}
 	// report counts the write of c once its outcome is journaled.
 	report := func(c plan.Change, guid string, aerr error) {
+		if errors.Is(aerr, directory.ErrNotSent) {
+			return // not tried: journaled as such, counted with the changes never started
+		}
 		if e.OnWrite != nil {
 			e.OnWrite(c, aerr)
 		}
@@ -143,27 +146,61 @@ func (e *Engine) Apply(ctx context.Context, info RunInfo, p *plan.Plan, o Option
 					continue // the run stopped: nothing more starts (counted as not tried)
 				}
 				write, backfill := e.prepare(ctx, log, chunk)
-				var id int64 // chunk[i]'s intent, when the previous outcome committed it already
-				ids := make([]int64, len(chunk))
-				for i, c := range chunk {
-					if id == 0 {
-						if ctx.Err() != nil {
-							break // the rest of the chunk is not tried
-						}
-						var err error
-						if id, err = e.Journal.RecordIntent(journalCtx, runID, c); err != nil {
-							stop(fmt.Errorf("journal: intent for %s: %w", c.DN, err))
-							break
-						}
+				ids := make([]int64, len(chunk)) // each change's intent; 0: not journaled, not tried
+				var err error
+				if ids[0], err = e.Journal.RecordIntent(journalCtx, runID, chunk[0]); err != nil {
+					stop(fmt.Errorf("journal: intent for %s: %w", chunk[0].DN, err))
+					continue
+				}
+				// Each write overlaps the journal commit of the previous change's outcome and the
+				// next change's intent (one transaction), so the commit is off the write's path:
+				// every change still has its intent committed before it is sent and its outcome
+				// after it returns.
+				type written struct {
+					i    int
+					guid string
+					err  error
+				}
+				var prev *written
+				for i := range chunk {
+					if ids[i] == 0 {
+						break // the rest of the chunk is not tried
 					}
-					ids[i] = id
-					guid, aerr := write(ctx, i)
+					out := make(chan written, 1)
+					if cerr := context.Cause(ctx); cerr != nil {
+						// Its intent was journaled while the previous write was in flight, then
+						// the run stopped: nothing is sent, and its outcome says so.
+						out <- written{i, "", fmt.Errorf("%w (%w)", directory.ErrNotSent, cerr)}
+					} else {
+						go func() {
+							guid, aerr := write(ctx, i)
+							out <- written{i, guid, aerr}
+						}()
+					}
 					var next *plan.Change
 					if i+1 < len(chunk) {
 						next = &chunk[i+1]
 					}
-					id = record(id, c, guid, aerr, next)
-					report(c, guid, aerr)
+					switch {
+					case prev != nil:
+						nid := record(ids[prev.i], chunk[prev.i], prev.guid, prev.err, next)
+						report(chunk[prev.i], prev.guid, prev.err)
+						if next != nil {
+							ids[i+1] = nid
+						}
+					}
+					if next != nil && ids[i+1] == 0 && (prev == nil || chained == nil) && ctx.Err() == nil {
+						// the first write of the chunk, or a journal that cannot chain
+						if ids[i+1], err = e.Journal.RecordIntent(journalCtx, runID, *next); err != nil {
+							stop(fmt.Errorf("journal: intent for %s: %w", next.DN, err))
+						}
+					}
+					w := <-out
+					prev = &w
+				}
+				if prev != nil {
+					record(ids[prev.i], chunk[prev.i], prev.guid, prev.err, nil)
+					report(chunk[prev.i], prev.guid, prev.err)
 				}
 				if backfill != nil {
 					e.backfillGUIDs(journalCtx, log, backfill, ids)

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/xtmsyncd/xtmsyncd/directory"
 	"github.com/xtmsyncd/xtmsyncd/engine"
 	"github.com/xtmsyncd/xtmsyncd/plan"
 )
@@ -137,8 +138,9 @@ func TestApply_FailedChunkReadFallsBackToEachChange(t *testing.T) {
 	checkJournalPairs(t, j, p.fakeTarget)
 }
 
-// A cancel in the middle of a chunk stops it there: the chunk's remaining changes are neither
-// journaled nor written, and count as not tried.
+// A cancel in the middle of a chunk stops it there: the write in flight finishes; the next change,
+// whose intent was journaled while that write was in flight, is not sent and its outcome says so;
+// the chunk's other changes are neither journaled nor written. Both count as not tried.
 func TestApply_CancelStopsTheChunk(t *testing.T) {
 	e, j, p := newPreparer(t, 1)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -155,7 +157,10 @@ func TestApply_CancelStopsTheChunk(t *testing.T) {
 	if res.Applied != 4 || res.NotTried != 26 {
 		t.Errorf("result %+v, want 4 applied (the one in flight finishes) and 26 not tried", res)
 	}
-	for i := 4; i < 30; i++ {
+	if j.index("intent "+dnOf(4)) < 0 || !errors.Is(j.errs[dnOf(4)], directory.ErrNotSent) {
+		t.Errorf("%s: outcome %v, want its intent journaled and its outcome not sent", dnOf(4), j.errs[dnOf(4)])
+	}
+	for i := 5; i < 30; i++ {
 		if j.index("intent "+dnOf(i)) >= 0 {
 			t.Errorf("%s journaled after the cancel", dnOf(i))
 		}
@@ -252,9 +257,10 @@ func newChained(t *testing.T, conns int) (*engine.Engine, *fakeChained, *fakePre
 	return e, cj, p
 }
 
-// With a journal that chains, a worker commits each outcome together with the next intent of
-// its chunk: N+K commits for N writes in K chunks instead of 2N, and still one intent before and
-// one outcome after every write.
+// With a journal that chains, a worker commits each outcome together with the intent of the
+// change after next, while the next write is in flight: N+2K commits for N writes in K chunks
+// (the first two intents and the last outcome of a chunk stand alone) instead of 2N, and still
+// one intent before and one outcome after every write.
 func TestApply_ChainedJournalCommitsOutcomeWithTheNextIntent(t *testing.T) {
 	e, j, p := newChained(t, 2)
 	res, err := e.Apply(context.Background(), info, testPlan(130), engine.Options{})
@@ -262,7 +268,7 @@ func TestApply_ChainedJournalCommitsOutcomeWithTheNextIntent(t *testing.T) {
 		t.Fatalf("Apply: %+v, %v", res, err)
 	}
 	checkJournalPairs(t, j.fakeJournal, p.fakeTarget)
-	if got, want := j.chains.Load(), 130-p.prepares.Load(); got != want {
+	if got, want := j.chains.Load(), 130-2*p.prepares.Load(); got != want {
 		t.Errorf("%d chained commits for 130 writes in %d chunks, want %d", got, p.prepares.Load(), want)
 	}
 }
@@ -294,7 +300,8 @@ func TestApply_ChainedIntentFailureKeepsThePreviousOutcome(t *testing.T) {
 	checkJournalPairs(t, j.fakeJournal, p.fakeTarget)
 }
 
-// A cancel during a write: its outcome is journaled on its own and the next intent is not.
+// A cancel during a write: its outcome is journaled, the next change (its intent committed during
+// that write) is journaled as not sent, and no further intent is.
 func TestApply_ChainedCancelJournalsNoFurtherIntent(t *testing.T) {
 	e, j, p := newChained(t, 1)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -308,8 +315,8 @@ func TestApply_ChainedCancelJournalsNoFurtherIntent(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Apply: %v", err)
 	}
-	if res.Applied != 4 || res.NotTried != 26 || j.hasIntent(dnOf(4)) {
-		t.Errorf("result %+v; intent for %s journaled: %v", res, dnOf(4), j.hasIntent(dnOf(4)))
+	if res.Applied != 4 || res.NotTried != 26 || j.hasIntent(dnOf(5)) || !errors.Is(j.errs[dnOf(4)], directory.ErrNotSent) {
+		t.Errorf("result %+v; intent for %s journaled: %v; outcome of %s: %v", res, dnOf(5), j.hasIntent(dnOf(5)), dnOf(4), j.errs[dnOf(4)])
 	}
 	checkJournalPairs(t, j.fakeJournal, p.fakeTarget)
 }
