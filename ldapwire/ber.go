@@ -200,17 +200,13 @@ func parseResult(b []byte) (result, error) {
 	return r, nil
 }
 
-// err returns nil for success, else an *ldap.Error carrying the code, so callers can keep
-// using ldap.IsErrorWithCode.
-func (r result) err(op string) error {
+// err returns nil for success, else an *ldap.Error carrying the code and the server's message,
+// as go-ldap builds it, so callers can keep using ldap.IsErrorWithCode.
+func (r result) err() error {
 	if r.code == ldap.LDAPResultSuccess {
 		return nil
 	}
-	msg := ldap.LDAPResultCodeMap[uint16(r.code)]
-	if r.message != "" {
-		msg += ": " + r.message
-	}
-	return ldap.NewError(uint16(r.code), fmt.Errorf("%s: %s", op, msg))
+	return ldap.NewError(uint16(r.code), errors.New(r.message))
 }
 
 // pagingCookie finds the paged-results control (RFC 2696) among a response's controls and

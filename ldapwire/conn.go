@@ -122,7 +122,7 @@ func (c *Conn) startTLS(ctx context.Context, tc *tls.Config) error {
 	if err != nil {
 		return err
 	}
-	if err := r.err("StartTLS"); err != nil {
+	if err := r.err(); err != nil {
 		return err
 	}
 	if c.r.Buffered() > 0 {
@@ -144,7 +144,7 @@ func (c *Conn) bind(dn, password string) error {
 	if err != nil {
 		return err
 	}
-	return r.err("bind")
+	return r.err()
 }
 
 // roundTrip sends one request and reads its single response, which must carry want.
@@ -225,7 +225,7 @@ func (c *Conn) readFrame() ([]byte, error) {
 func unexpected(m message, id int64) error {
 	if m.id == 0 && m.op == tagExtResp {
 		if r, err := parseResult(m.body); err == nil && r.code != ldap.LDAPResultSuccess {
-			return fmt.Errorf("server closed the connection: %w", r.err("notice of disconnection"))
+			return fmt.Errorf("server closed the connection: %w", r.err())
 		}
 		return fmt.Errorf("%w: server closed the connection (notice of disconnection)", ErrProtocol)
 	}

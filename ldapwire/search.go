@@ -160,7 +160,7 @@ func (c *Conn) page(ctx context.Context, id int64, bodies chan<- []byte, stop <-
 			if err != nil {
 				return nil, err
 			}
-			if err := r.err("search"); err != nil {
+			if err := r.err(); err != nil {
 				return nil, err
 			}
 			return pagingCookie(m.controls)

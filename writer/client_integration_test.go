@@ -35,7 +35,7 @@ func newClient(t *testing.T, d *ldaptest.Dir, ou string, conns int) (*writer.Cli
 	var dials atomic.Int64
 	dial := func(ctx context.Context) (writer.Conn, error) {
 		dials.Add(1)
-		c, err := ldapconn.Dial(ctx, &d.Config)
+		c, err := ldapwire.Dial(ctx, &d.Config) // the writer's connection in production
 		if err != nil {
 			return nil, err
 		}

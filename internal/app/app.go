@@ -47,6 +47,21 @@ func BulkDialer(d *config.Directory) ldapsrc.BulkDialer {
 	}
 }
 
+// WriterDialer opens the writers' connections to d: ldapwire, which answers each request on the
+// calling goroutine (go-ldap passes every request and response between goroutines, and on a
+// busy machine each hand-over is a wait).
+func WriterDialer(d *config.Directory) writer.Dialer {
+	return func(ctx context.Context) (writer.Conn, error) {
+		c, err := ldapwire.Dial(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+}
+
+var _ writer.Conn = (*ldapwire.Conn)(nil)
+
 // Build connects to both forests and wires the engine. Close the rig when done.
 func Build(ctx context.Context, c *config.Config, log *slog.Logger) (*Rig, error) {
 	srcConn, err := ldapconn.Dial(ctx, &c.Source)
@@ -55,7 +70,7 @@ func Build(ctx context.Context, c *config.Config, log *slog.Logger) (*Rig, error
 	}
 	src := ldapsrc.New(srcConn, ldapsrc.Options{BaseDN: c.Source.BaseDN, Group: c.Scope.Group, Filter: c.Scope.Filter,
 		PageSize: c.Source.PageSize, Bulk: BulkDialer(&c.Source)}, log)
-	dial := func(ctx context.Context) (writer.Conn, error) { return ldapconn.Dial(ctx, &c.Target.Directory) }
+	dial := WriterDialer(&c.Target.Directory)
 	tgt, err := writer.New(dial, writer.Options{
 		BaseDN: c.Target.BaseDN, OU: c.Target.OU, OwnerAttr: c.Mapping.Owner.Attribute, OwnerValue: c.Mapping.Owner.Value,
 		Anchor: c.Mapping.Anchor, PageSize: c.Target.PageSize, Connections: c.Target.Connections,
@@ -65,7 +80,7 @@ func Build(ctx context.Context, c *config.Config, log *slog.Logger) (*Rig, error
 		srcConn.Close()
 		return nil, err
 	}
-	srcDial := func(ctx context.Context) (writer.Conn, error) { return ldapconn.Dial(ctx, &c.Source) }
+	srcDial := WriterDialer(&c.Source)
 	srcW, err := writer.New(srcDial, writer.Options{BaseDN: c.Source.BaseDN, OU: c.Source.BaseDN, PageSize: c.Source.PageSize,
 		Connections: 1, SkipOwnerCheck: true, OwnerAttr: c.Mapping.Owner.Attribute, OwnerValue: c.Mapping.Owner.Value}, log)
 	if err != nil {
