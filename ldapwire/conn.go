@@ -17,6 +17,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -221,13 +222,19 @@ func (c *Conn) readFrame() ([]byte, error) {
 }
 
 // unexpected describes a response that does not answer the request in flight. A notice of
-// disconnection (message ID 0, RFC 4511 §4.4.1) carries the server's reason.
+// disconnection (message ID 0, RFC 4511 §4.4.1) carries the server's reason; it is the end of
+// the connection, not an answer to the request, so it is never an *ldap.Error: a write it
+// interrupts has an unknown outcome, as with any other dropped connection.
 func unexpected(m message, id int64) error {
 	if m.id == 0 && m.op == tagExtResp {
-		if r, err := parseResult(m.body); err == nil && r.code != ldap.LDAPResultSuccess {
-			return fmt.Errorf("server closed the connection: %w", r.err())
+		reason := ""
+		if r, err := parseResult(m.body); err == nil {
+			reason = fmt.Sprintf(": result code %d %q: %s", r.code, ldap.LDAPResultCodeMap[uint16(r.code)], r.message)
 		}
-		return fmt.Errorf("%w: server closed the connection (notice of disconnection)", ErrProtocol)
+		return fmt.Errorf("%w: server closed the connection (notice of disconnection%s)", ErrDisconnected, reason)
 	}
 	return fmt.Errorf("%w: response %d with tag %#x while waiting for message %d", ErrProtocol, m.id, m.op, id)
 }
+
+// ErrDisconnected: the server announced it is closing the connection.
+var ErrDisconnected = errors.New("disconnected")

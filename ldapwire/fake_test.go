@@ -249,8 +249,9 @@ func TestPagedSearch_NoticeOfDisconnection(t *testing.T) {
 	fn, got := collect()
 
 	_, err := searchSafely(t, context.Background(), c, mailboxSearch, 4, fn)
-	if !ldap.IsErrorWithCode(err, ldap.LDAPResultUnavailable) {
-		t.Errorf("PagedSearch error = %v, want result code 52", err)
+	var le *ldap.Error
+	if !errors.Is(err, ErrDisconnected) || errors.As(err, &le) {
+		t.Errorf("PagedSearch error = %v, want ErrDisconnected and no *ldap.Error (the connection ended; nothing answered the search)", err)
 	}
 	if err == nil || !strings.Contains(err.Error(), "server closed the connection") || !strings.Contains(err.Error(), "shutting down") {
 		t.Errorf("error %v does not say the server closed the connection, and why", err)

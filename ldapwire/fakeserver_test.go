@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -21,14 +22,16 @@ const safety = 10 * time.Second
 
 // fakeServer is a one-connection LDAP server on 127.0.0.1. It answers the BindRequest with
 // bindCode and hands every SearchRequest, decoded, to search, which writes the answer on the
-// connection (or writes nothing, to stall; or closes it).
+// connection (or writes nothing, to stall; or closes it). Any other request goes to other, if
+// set (see startFakeWith).
 type fakeServer struct {
 	t        *testing.T
 	addr     string
 	bindCode int64
 	search   func(w net.Conn, n int, req searchReq) // n counts the SearchRequests from 0
-	binds    chan bindReq                           // every BindRequest, as received
-	searches chan searchReq                         // every SearchRequest, as received
+	other    otherFunc
+	binds    chan bindReq   // every BindRequest, as received
+	searches chan searchReq // every SearchRequest, as received
 }
 
 // bindReq is a decoded BindRequest.
@@ -50,14 +53,24 @@ type searchReq struct {
 	cookie                             []byte
 }
 
+// otherFunc answers a request that is neither a bind nor a search: p is the whole LDAPMessage,
+// decoded, and raw its bytes exactly as received.
+type otherFunc func(w net.Conn, id int64, p *ber.Packet, raw []byte)
+
 func startFake(t *testing.T, bindCode int64, search func(w net.Conn, n int, req searchReq)) *fakeServer {
+	t.Helper()
+	return startFakeWith(t, bindCode, search, nil)
+}
+
+// startFakeWith is startFake with a handler for every other request (Add, Modify, Del...).
+func startFakeWith(t *testing.T, bindCode int64, search func(w net.Conn, n int, req searchReq), other otherFunc) *fakeServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := &fakeServer{
-		t: t, addr: ln.Addr().String(), bindCode: bindCode, search: search,
+		t: t, addr: ln.Addr().String(), bindCode: bindCode, search: search, other: other,
 		binds: make(chan bindReq, 4), searches: make(chan searchReq, 64),
 	}
 	ctx, stop := context.WithCancel(context.Background())
@@ -81,8 +94,10 @@ func startFake(t *testing.T, bindCode int64, search func(w net.Conn, n int, req 
 }
 
 func (f *fakeServer) serve(nc net.Conn) {
-	r := bufio.NewReader(nc)
+	var raw bytes.Buffer // the bytes of the message being read
+	r := io.TeeReader(bufio.NewReader(nc), &raw)
 	for n := 0; ; {
+		raw.Reset()
 		p, err := ber.ReadPacket(r)
 		if err != nil {
 			return // the client hung up, or the test is over
@@ -119,6 +134,8 @@ func (f *fakeServer) serve(nc net.Conn) {
 			f.searches <- s
 			f.search(nc, n, s)
 			n++
+		case f.other != nil:
+			f.other(nc, id, p, bytes.Clone(raw.Bytes()))
 		default:
 			f.t.Errorf("fake: unexpected request:\n%s", ber.DescribePacket(p))
 			return
