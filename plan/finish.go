@@ -261,8 +261,9 @@ func (b *Builder) drafts(creates []int32) []draft {
 // draft reads only the packer and s: safe to run for several sources at once. The packed
 // attributes come in name order; objectClass, cn and sAMAccountName are merged in.
 func (b *Builder) draft(s *srcRec) draft {
-	c := Change{Action: Create, Key: s.key.String(), Source: s.dn, Attrs: make([]AttrChange, 0, b.sp.count(s.blob))} // its 3 pseudo-attributes make room for the 3 fixed ones
-	fixed := [3]AttrChange{                                                                                          // in compareName order
+	// The blob's three pseudo-attributes make room for the three fixed attributes.
+	c := Change{Action: Create, Key: s.key.String(), Source: s.dn, Attrs: make([]AttrChange, 0, b.sp.count(s.blob))}
+	fixed := [3]AttrChange{ // in compareName order
 		{Name: directory.AttrCN},
 		{Name: directory.AttrObjectClass, After: []string{"user"}},
 		{Name: directory.AttrSAMAccountName},
