@@ -121,6 +121,24 @@ func (s *Store) SetObjectGUIDs(ctx context.Context, guids map[int64]string) erro
 	return nil
 }
 
+const insertIntentSQL = `INSERT INTO changes
+	(run_id, object_guid, key, dn, forest, action, attrs, intent_at, status)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+const updateOutcomeSQL = `UPDATE changes
+	SET status = ?, error = ?, outcome_at = ?,
+		object_guid = CASE WHEN ? = '' THEN object_guid ELSE ? END
+	WHERE id = ? AND status = ?`
+
+// stmt returns the prepared statement st for db: itself on the database, bound to the
+// transaction inside one.
+func (s *Store) stmt(ctx context.Context, db execer, st *sql.Stmt) *sql.Stmt {
+	if tx, ok := db.(*sql.Tx); ok {
+		return tx.StmtContext(ctx, st)
+	}
+	return st
+}
+
 func (s *Store) insertIntent(ctx context.Context, db execer, c Change) (int64, error) {
 	if c.RunID == 0 || c.DN == "" || c.Action == "" {
 		return 0, errors.New("run id, dn and action are required")
@@ -133,9 +151,7 @@ func (s *Store) insertIntent(ctx context.Context, db execer, c Change) (int64, e
 	if forest == "" {
 		forest = "target"
 	}
-	res, err := db.ExecContext(ctx, `INSERT INTO changes
-		(run_id, object_guid, key, dn, forest, action, attrs, intent_at, status)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	res, err := s.stmt(ctx, db, s.insertIntentStmt).ExecContext(ctx,
 		c.RunID, c.ObjectGUID, c.Key, c.DN, forest, c.Action, string(attrs),
 		formatTime(s.Now()), StatusPending)
 	if err != nil {
@@ -149,10 +165,7 @@ func (s *Store) updateOutcome(ctx context.Context, db execer, changeID int64, ob
 	if applyErr != nil {
 		status = StatusFailed
 	}
-	res, err := db.ExecContext(ctx, `UPDATE changes
-		SET status = ?, error = ?, outcome_at = ?,
-			object_guid = CASE WHEN ? = '' THEN object_guid ELSE ? END
-		WHERE id = ? AND status = ?`,
+	res, err := s.stmt(ctx, db, s.updateOutcomeStmt).ExecContext(ctx,
 		status, errText(applyErr), formatTime(s.Now()),
 		objectGUID, objectGUID, changeID, StatusPending)
 	if err != nil {

@@ -43,6 +43,10 @@ type Store struct {
 
 	mu  sync.RWMutex
 	now func() time.Time
+
+	// The two statements every write runs, prepared once: modernc's SQLite parses a statement
+	// again on every Exec otherwise.
+	insertIntentStmt, updateOutcomeStmt *sql.Stmt
 }
 
 // Open opens (creating with file mode 0600 if needed) the journal at path
@@ -81,11 +85,20 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("journal: open %s: %w", path, err)
 	}
+	if s.insertIntentStmt, err = db.PrepareContext(ctx, insertIntentSQL); err == nil {
+		s.updateOutcomeStmt, err = db.PrepareContext(ctx, updateOutcomeSQL)
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("journal: open %s: prepare: %w", path, err)
+	}
 	return s, nil
 }
 
 // Close closes the underlying database.
 func (s *Store) Close() error {
+	s.insertIntentStmt.Close()
+	s.updateOutcomeStmt.Close()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("journal: close: %w", err)
 	}
