@@ -155,7 +155,10 @@ func (e *Engine) Apply(ctx context.Context, info RunInfo, p *plan.Plan, o Option
 				// Each write overlaps the journal commit of the previous change's outcome and the
 				// next change's intent (one transaction), so the commit is off the write's path:
 				// every change still has its intent committed before it is sent and its outcome
-				// after it returns.
+				// after it returns. The commit runs on a goroutine of its own, started before the
+				// write: the worker sends the write at once, and the commit gets the CPU while the
+				// worker waits for the directory (the other way round, the write waited for the
+				// commit's CPU work: 0.2 ms a write, measured).
 				type written struct {
 					i    int
 					guid string
@@ -166,36 +169,37 @@ func (e *Engine) Apply(ctx context.Context, info RunInfo, p *plan.Plan, o Option
 					if ids[i] == 0 {
 						break // the rest of the chunk is not tried
 					}
-					out := make(chan written, 1)
-					if cerr := context.Cause(ctx); cerr != nil {
-						// Its intent was journaled while the previous write was in flight, then
-						// the run stopped: nothing is sent, and its outcome says so.
-						out <- written{i, "", fmt.Errorf("%w (%w)", directory.ErrNotSent, cerr)}
-					} else {
-						go func() {
-							guid, aerr := write(ctx, i)
-							out <- written{i, guid, aerr}
-						}()
-					}
 					var next *plan.Change
 					if i+1 < len(chunk) {
 						next = &chunk[i+1]
 					}
-					switch {
-					case prev != nil:
-						nid := record(ids[prev.i], chunk[prev.i], prev.guid, prev.err, next)
-						report(chunk[prev.i], prev.guid, prev.err)
-						if next != nil {
-							ids[i+1] = nid
+					journaled := make(chan struct{})
+					go func(p *written) {
+						defer close(journaled)
+						if p != nil {
+							nid := record(ids[p.i], chunk[p.i], p.guid, p.err, next)
+							report(chunk[p.i], p.guid, p.err)
+							if next != nil {
+								ids[i+1] = nid
+							}
 						}
-					}
-					if next != nil && ids[i+1] == 0 && (prev == nil || chained == nil) && ctx.Err() == nil {
-						// the first write of the chunk, or a journal that cannot chain
-						if ids[i+1], err = e.Journal.RecordIntent(journalCtx, runID, *next); err != nil {
-							stop(fmt.Errorf("journal: intent for %s: %w", next.DN, err))
+						if next != nil && ids[i+1] == 0 && (p == nil || chained == nil) && ctx.Err() == nil {
+							// the first write of the chunk, or a journal that cannot chain
+							var err error
+							if ids[i+1], err = e.Journal.RecordIntent(journalCtx, runID, *next); err != nil {
+								stop(fmt.Errorf("journal: intent for %s: %w", next.DN, err))
+							}
 						}
+					}(prev)
+					w := written{i: i}
+					if cerr := context.Cause(ctx); cerr != nil {
+						// Its intent was journaled while the previous write was in flight, then
+						// the run stopped: nothing is sent, and its outcome says so.
+						w.err = fmt.Errorf("%w (%w)", directory.ErrNotSent, cerr)
+					} else {
+						w.guid, w.err = write(ctx, i)
 					}
-					w := <-out
+					<-journaled
 					prev = &w
 				}
 				if prev != nil {
