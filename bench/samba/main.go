@@ -14,7 +14,10 @@
 //
 // For both applies it also prints the writes alone (from the binary's "writes done" log line):
 // ldapadd and ldapmodify replay a finished plan, so that is the like-for-like figure; the sync
-// total adds the plan (reading both forests).
+// total adds the plan (reading both forests). Samba's speed drifts over minutes on a shared
+// machine, so it also prints the ratio within each block of adjacent runs, and the target
+// server's CPU time during each tool's writes (Samba runs as one process per forest).
+// -only plan or -only updates measures one step.
 //
 // The forests must be up (scripts/testdirs.sh up) and .testdirs/env sourced; run it from the
 // project root. It leaves the target as its snapshot has it.
@@ -23,14 +26,13 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -47,7 +49,7 @@ func main() {
 	procs := flag.Int("gomaxprocs", 0, "GOMAXPROCS for the xtmsyncd binary (0: Go's default). On a small machine that also runs both Samba servers, 1 stands in for a client on a machine of its own")
 	reps := flag.Int("reps", 7, "runs of each plan measurement (raw read and plan alternate; medians compared)")
 	applyReps := flag.Int("apply-reps", 2, "runs of each apply per tool (they alternate: raw, xtmsyncd, xtmsyncd, raw, ...)")
-	planOnly := flag.Bool("plan-only", false, "measure only the creates plan against the raw read (no writes)")
+	only := flag.String("only", "", "measure one step only: plan (the creates plan against the raw read, no writes) or updates (after one untimed sync that creates the MailUsers)")
 	flag.Parse()
 	if *procs > 0 {
 		binEnv = append(os.Environ(), fmt.Sprint("GOMAXPROCS=", *procs)) // the binary under test only
@@ -99,12 +101,19 @@ func main() {
 			"(|(objectClass=user)(objectClass=group)(objectClass=contact))", attrsTgt)
 		return time.Since(t0)
 	}
+	switch *only {
+	case "", "plan", "updates":
+	default:
+		log.Fatalf("-only %q: plan or updates", *only)
+	}
 	rawRead() // warm both servers' caches
 	ldifC := filepath.Join(work, "create.ldif")
-	comparePlans("all creates", *reps, rawRead, func() (time.Duration, int64) {
-		return timed(bin, "plan", "-config", cfgX, "-o", "ldif", "--out", ldifC)
-	})
-	if *planOnly {
+	if *only != "updates" {
+		comparePlans("all creates", *reps, rawRead, func() (time.Duration, int64) {
+			return timed(bin, "plan", "-config", cfgX, "-o", "ldif", "--out", ldifC)
+		})
+	}
+	if *only == "plan" {
 		return
 	}
 
@@ -119,92 +128,50 @@ func main() {
 		check(err)
 		add(tgt, ouX)
 	}
-	var addT, syncT, writeT []time.Duration
-	var rssC int64
+	var raw, xs []runStats
 	for k := range 2 * max(1, *applyReps) {
 		resetTarget()
+		if *only == "updates" {
+			timedLog(bin, "sync", "-config", cfgX, "--confirm", "--allow-large-plan", "-o", "json")
+			break
+		}
 		if k%4 == 0 || k%4 == 3 {
-			addT = append(addT, ldapTool("ldapadd", tgtCfg.URL, tgtCfg.CAFile, tgtCfg.BindDN, ldifC))
+			raw = append(raw, ldapTool("ldapadd", tgtCfg.URL, tgtCfg.CAFile, tgtCfg.BindDN, ldifC))
 			continue
 		}
 		cfg := writeConfig(work, fmt.Sprintf("c%d.yaml", k), srcCfg.CAFile, tgtCfg.CAFile, o.GroupDN(), ouX, *n, *conns)
-		d, rss, w := timedLog(bin, "sync", "-config", cfg, "--confirm", "--allow-large-plan", "-o", "json")
-		syncT, writeT, rssC = append(syncT, d), append(writeT, w), max(rssC, rss)
+		xs = append(xs, timedLog(bin, "sync", "-config", cfg, "--confirm", "--allow-large-plan", "-o", "json"))
 	}
-	reportApply("creates", "ldapadd", *n, *conns, addT, syncT, writeT, rssC)
+	if *only != "updates" {
+		reportApply("creates", "ldapadd", *n, *conns, raw, xs)
+	}
 
 	// 3. updates: drift one attribute on every MailUser, then either ldapmodify of the update
 	// plan's own LDIF or xtmsyncd sync, alternating as above.
-	drift(tgt, ouX)
+	// The drift itself is timed: a bare modify loop on as many connections as xtmsyncd uses.
+	d := drift(ctx, &tgtCfg, tgt, ouX, *conns)
 	ldifU := filepath.Join(work, "update.ldif")
 	_, _ = timed(bin, "plan", "-config", cfgX, "-o", "ldif", "--out", ldifU)
-	var modT []time.Duration
-	syncT, writeT, rssC = nil, nil, 0
+	raw, xs = nil, nil
+	var rawBare, xsBare []time.Duration // the drift just before each run
 	for k := range 2 * max(1, *applyReps) {
 		if k > 0 {
-			drift(tgt, ouX)
+			d = drift(ctx, &tgtCfg, tgt, ouX, *conns)
 		}
 		if k%4 == 0 || k%4 == 3 {
-			modT = append(modT, ldapTool("ldapmodify", tgtCfg.URL, tgtCfg.CAFile, tgtCfg.BindDN, ldifU))
+			raw, rawBare = append(raw, ldapTool("ldapmodify", tgtCfg.URL, tgtCfg.CAFile, tgtCfg.BindDN, ldifU)), append(rawBare, d)
 			continue
 		}
-		d, rss, w := timedLog(bin, "sync", "-config", cfgX, "--confirm", "--allow-large-plan", "-o", "json")
-		syncT, writeT, rssC = append(syncT, d), append(writeT, w), max(rssC, rss)
+		xs, xsBare = append(xs, timedLog(bin, "sync", "-config", cfgX, "--confirm", "--allow-large-plan", "-o", "json")), append(xsBare, d)
 	}
-	reportApply("updates", "ldapmodify", *n, *conns, modT, syncT, writeT, rssC)
-	comparePlans("all unchanged", *reps, rawRead, func() (time.Duration, int64) {
-		return timed(bin, "plan", "-config", cfgX, "-o", "json", "--out", os.DevNull)
-	})
+	reportApply("updates", "ldapmodify", *n, *conns, raw, xs)
+	reportBare(*conns, raw, xs, rawBare, xsBare)
+	if *only != "updates" {
+		comparePlans("all unchanged", *reps, rawRead, func() (time.Duration, int64) {
+			return timed(bin, "plan", "-config", cfgX, "-o", "json", "--out", os.DevNull)
+		})
+	}
 	resetTarget() // leave the target as the snapshot has it
-}
-
-// reportApply prints the medians of the raw tool's runs and of xtmsyncd's, whole sync (the plan
-// included) and writes alone (the like-for-like figure: the raw tool replays a finished plan).
-func reportApply(what, tool string, n, conns int, raw, sync, writes []time.Duration, rss int64) {
-	mr, ms, mw := median(raw), median(sync), median(writes)
-	per := func(d time.Duration) float64 { return float64(n) / d.Seconds() }
-	fmt.Printf("apply (N=%d %s, %d connections, %d runs each, alternating, target restored before each create run): %s median %s (%.0f/s) %s\n",
-		n, what, conns, len(raw), tool, mr.Round(time.Millisecond), per(mr), durations(raw))
-	fmt.Printf("  xtmsyncd sync median %s (%.0f/s, peak RSS %d MB, plan included) %s: ratio %.2f\n",
-		ms.Round(time.Millisecond), per(ms), rss/1024, durations(sync), ms.Seconds()/mr.Seconds())
-	fmt.Printf("  writes alone (journal and compare-and-set included) median %s (%.0f/s) %s: ratio %.2f\n",
-		mw.Round(time.Millisecond), per(mw), durations(writes), mw.Seconds()/mr.Seconds())
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func durations(ds []time.Duration) string {
-	var parts []string
-	for _, d := range ds {
-		parts = append(parts, d.Round(10*time.Millisecond).String())
-	}
-	return "[" + strings.Join(parts, " ") + "]"
-}
-
-// comparePlans alternates the raw read and xtmsyncd plan reps times and compares the medians:
-// Samba's own time for the same search varies by a third from one run to the next.
-func comparePlans(what string, reps int, raw func() time.Duration, plan func() (time.Duration, int64)) {
-	var rs, ps []time.Duration
-	var rss int64
-	for range max(1, reps) {
-		rs = append(rs, raw())
-		d, r := plan()
-		ps = append(ps, d)
-		rss = max(rss, r)
-	}
-	slices.Sort(rs)
-	slices.Sort(ps)
-	mr, mp := rs[len(rs)/2], ps[len(ps)/2]
-	fmt.Printf("plan (%s, %d runs each): xtmsyncd plan median %s (%s–%s, peak RSS %d MB), raw paged read of both forests with ldapsearch median %s (%s–%s): ratio %.2f\n",
-		what, len(ps), mp.Round(time.Millisecond), ps[0].Round(time.Millisecond), ps[len(ps)-1].Round(time.Millisecond), rss/1024,
-		mr.Round(time.Millisecond), rs[0].Round(time.Millisecond), rs[len(rs)-1].Round(time.Millisecond), mp.Seconds()/mr.Seconds())
 }
 
 func check(err error) {
@@ -224,16 +191,6 @@ func add(c *ldap.Conn, ou string) {
 	check(c.Add(r))
 }
 
-func drift(c *ldap.Conn, ou string) {
-	res, err := c.SearchWithPaging(ldap.NewSearchRequest(ou, ldap.ScopeSingleLevel, ldap.NeverDerefAliases, 0, 0, false, "(objectClass=user)", []string{"1.1"}, nil), 1000)
-	check(err)
-	for _, e := range res.Entries {
-		m := ldap.NewModifyRequest(e.DN, nil)
-		m.Replace("displayName", []string{"drifted"})
-		check(c.Modify(m))
-	}
-}
-
 func run(name string, args ...string) {
 	cmd := exec.Command(name, args...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
@@ -242,40 +199,45 @@ func run(name string, args ...string) {
 
 // timed runs the xtmsyncd binary and returns its wall time and peak RSS (KiB).
 func timed(bin string, args ...string) (time.Duration, int64) {
-	d, rss, _ := timedLog(bin, args...)
-	return d, rss
+	r := timedLog(bin, args...)
+	return r.wall, r.rss
 }
 
 // binEnv is the environment of the xtmsyncd processes (nil: this process's).
 var binEnv []string
 
-// timedLog runs the binary and also returns the duration of its writes, from its "writes done"
-// log line (0 when it wrote nothing).
-func timedLog(bin string, args ...string) (time.Duration, int64, time.Duration) {
+// run of the binary: wall time, peak RSS (KiB), the duration of its writes from its "writes
+// done" log line (0 when it wrote nothing) and the target server's CPU during those writes.
+type runStats struct {
+	wall, writes, cpu time.Duration
+	rss               int64
+}
+
+func timedLog(bin string, args ...string) runStats {
 	cmd := exec.Command(bin, args...)
 	cmd.Env = binEnv
+	pr, pw := io.Pipe()
+	cmd.Stderr = pw
 	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	var st runStats
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		st.writes, st.cpu = logTimes(pr, &stderr)
+		_, _ = io.Copy(io.Discard, pr)
+	}()
 	t0 := time.Now()
-	if err := cmd.Run(); err != nil {
+	err := cmd.Run()
+	st.wall = time.Since(t0)
+	pw.Close()
+	<-done
+	if err != nil {
 		log.Fatalf("%s %s: %v\n%s", bin, strings.Join(args, " "), err, stderr.String())
 	}
-	d := time.Since(t0)
-	var writes time.Duration
-	for _, line := range strings.Split(stderr.String(), "\n") {
-		var rec struct {
-			Msg     string  `json:"msg"`
-			Elapsed float64 `json:"elapsed_seconds"`
-		}
-		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "writes done" {
-			writes = time.Duration(rec.Elapsed * float64(time.Second))
-		}
+	if ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage); ru != nil {
+		st.rss = ru.Maxrss
 	}
-	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if ru == nil {
-		return d, 0, writes
-	}
-	return d, ru.Maxrss, writes
+	return st
 }
 
 func ldapsearch(url, ca, bindDN, base, filter, attrs string) {
@@ -290,16 +252,18 @@ func ldapsearch(url, ca, bindDN, base, filter, attrs string) {
 	}
 }
 
-func ldapTool(tool, url, ca, bindDN, file string) time.Duration {
+// ldapTool runs ldapadd or ldapmodify on file; it returns the wall time and the target
+// server's CPU during the run.
+func ldapTool(tool, url, ca, bindDN, file string) runStats {
 	cmd := exec.Command(tool, "-x", "-H", url, "-D", bindDN, "-w", os.Getenv("XTM_TEST_ADMIN_PASSWORD"), "-f", file)
 	cmd.Env = append(os.Environ(), "LDAPTLS_CACERT="+ca)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	t0 := time.Now()
+	t0, c0 := time.Now(), serverCPU()
 	if err := cmd.Run(); err != nil {
 		log.Fatalf("%s: %v\n%s", tool, err, out.String())
 	}
-	return time.Since(t0)
+	return runStats{wall: time.Since(t0), cpu: serverCPU() - c0}
 }
 
 func writeConfig(dir, name, srcCA, tgtCA, group, ou string, n, conns int) string {
