@@ -75,18 +75,30 @@ func Dial(ctx context.Context, d *config.Directory) (*ldap.Conn, error) {
 		return nil, ClassifyTLS(fmt.Errorf("%s: %w", d.URL, err))
 	}
 	conn.SetTimeout(timeout)
+	// StartTLS and the bind end when ctx does, not only at the timeout: a directory that
+	// accepts the connection and then says nothing must not hold up a cancel.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	fail := func(err error) (*ldap.Conn, error) {
+		stop()
+		conn.Close()
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrConnect, d.URL, context.Cause(ctx))
+		}
+		return nil, err
+	}
 	if u.Scheme == "ldap" && d.StartTLS {
 		if err := conn.StartTLS(tc); err != nil {
-			conn.Close()
-			return nil, ClassifyTLS(fmt.Errorf("%s: StartTLS: %w", d.URL, err))
+			return fail(ClassifyTLS(fmt.Errorf("%s: StartTLS: %w", d.URL, err)))
 		}
 	}
 	if err := conn.Bind(d.BindDN, d.Password().Reveal()); err != nil {
-		conn.Close()
 		if ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
-			return nil, fmt.Errorf("%w: %s as %s", ErrCredentials, d.URL, d.BindDN)
+			return fail(fmt.Errorf("%w: %s as %s", ErrCredentials, d.URL, d.BindDN))
 		}
-		return nil, fmt.Errorf("%w: %s as %s: %v", ErrBind, d.URL, d.BindDN, err)
+		return fail(fmt.Errorf("%w: %s as %s: %v", ErrBind, d.URL, d.BindDN, err))
+	}
+	if !stop() {
+		return fail(nil) // ctx ended as the bind did, and the connection is closed
 	}
 	return conn, nil
 }

@@ -71,8 +71,15 @@ func Dial(ctx context.Context, d *config.Directory) (*Conn, error) {
 	}
 	c := &Conn{nc: nc, timeout: timeout}
 	c.r = bufio.NewReaderSize(nc, 64<<10)
+	// The TLS handshake, StartTLS and the bind end when ctx does, not only at the timeout: a
+	// directory that accepts the connection and then says nothing must not hold up a cancel.
+	stop := context.AfterFunc(ctx, func() { nc.Close() })
 	fail := func(err error) (*Conn, error) {
+		stop()
 		nc.Close()
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ldapconn.ErrConnect, d.URL, context.Cause(ctx))
+		}
 		return nil, err
 	}
 	switch {
@@ -90,6 +97,9 @@ func Dial(ctx context.Context, d *config.Directory) (*Conn, error) {
 			return fail(fmt.Errorf("%w: %s as %s", ldapconn.ErrCredentials, d.URL, d.BindDN))
 		}
 		return fail(fmt.Errorf("%w: %s as %s: %v", ldapconn.ErrBind, d.URL, d.BindDN, err))
+	}
+	if !stop() {
+		return fail(nil) // ctx ended as the bind did, and the connection is closed
 	}
 	return c, nil
 }

@@ -13,6 +13,8 @@ import (
 
 	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
+	"github.com/xtmsyncd/xtmsyncd/config"
+	"github.com/xtmsyncd/xtmsyncd/internal/ldaptest"
 	"github.com/xtmsyncd/xtmsyncd/ldapconn"
 )
 
@@ -463,5 +465,18 @@ func TestPagedSearch_SendsTheRequestAsGiven(t *testing.T) {
 		if s.pageSize != 250 || string(s.cookie) != wantCookie {
 			t.Errorf("page %d: paging size %d cookie %q, want 250 %q", i, s.pageSize, s.cookie, wantCookie)
 		}
+	}
+}
+
+func TestDial_CancelEndsABindTheServerNeverAnswers(t *testing.T) {
+	err := ldaptest.DialCancelledMidBind(t, func(ctx context.Context, d *config.Directory) error {
+		c, err := Dial(ctx, d)
+		if c != nil {
+			c.Close()
+		}
+		return err
+	})
+	if !errors.Is(err, context.Canceled) || !errors.Is(err, ldapconn.ErrConnect) {
+		t.Fatalf("Dial = %v; want ErrConnect wrapping context.Canceled", err)
 	}
 }
