@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/xtmsyncd/xtmsyncd/directory"
@@ -74,146 +73,18 @@ func (e *Engine) Apply(ctx context.Context, info RunInfo, p *plan.Plan, o Option
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	workers := max(1, e.Target.Connections())
-	chunks := e.chunks(work, workers)
+	r := &applyRun{e: e, log: log, ctx: ctx, cancel: cancel, journalCtx: context.WithoutCancel(ctx),
+		runID: runID, total: len(work), size: 1}
+	if g, ok := e.Journal.(GroupJournal); ok {
+		r.grouped, r.size = g, groupSize
+	}
 	jobs := make(chan []plan.Change)
-	var (
-		mu         sync.Mutex
-		errs       []error
-		fatal      error
-		done       atomic.Int64
-		applied    atomic.Int64
-		failed     atomic.Int64
-		wg         sync.WaitGroup
-		journalCtx = context.WithoutCancel(ctx)
-	)
-	// stop records a journal failure and stops the run.
-	stop := func(err error) {
-		mu.Lock()
-		fatal = errors.Join(fatal, err)
-		mu.Unlock()
-		cancel(err)
-	}
-	chained, _ := e.Journal.(ChainedJournal)
-	// record journals the outcome of c (change id) and, when next is not nil and the run goes
-	// on, the intent of *next in the same transaction. It returns next's change id, 0 when its
-	// intent was not journaled.
-	record := func(id int64, c plan.Change, guid string, aerr error, next *plan.Change) int64 {
-		if chained != nil && next != nil && ctx.Err() == nil {
-			nid, err := chained.RecordOutcomeAndIntent(journalCtx, id, guid, aerr, runID, *next)
-			if err == nil {
-				return nid
-			}
-			// Neither row was committed. The outcome on its own tells which half failed, and
-			// journals the write as the unchained path would have.
-			if oerr := e.Journal.RecordOutcome(journalCtx, id, guid, aerr); oerr != nil {
-				stop(fmt.Errorf("journal: outcome for %s: %w", c.DN, oerr))
-			} else {
-				stop(fmt.Errorf("journal: intent for %s: %w", next.DN, err))
-			}
-			return 0
-		}
-		if err := e.Journal.RecordOutcome(journalCtx, id, guid, aerr); err != nil {
-			stop(fmt.Errorf("journal: outcome for %s: %w", c.DN, err))
-		}
-		return 0
-	}
-	// report counts the write of c once its outcome is journaled.
-	report := func(c plan.Change, guid string, aerr error) {
-		if errors.Is(aerr, directory.ErrNotSent) {
-			return // not tried: journaled as such, counted with the changes never started
-		}
-		if e.OnWrite != nil {
-			e.OnWrite(c, aerr)
-		}
-		if aerr != nil {
-			failed.Add(1)
-			log.Warn("write failed", "action", c.Action, "dn", c.DN, "err", aerr)
-			mu.Lock()
-			errs = append(errs, &directory.ObjectError{DN: c.DN, Op: string(c.Action), Err: aerr})
-			mu.Unlock()
-		} else {
-			applied.Add(1)
-			log.Debug("written", "action", c.Action, "dn", c.DN, "object_guid", guid)
-		}
-		if e.Progress != nil {
-			e.Progress(int(done.Add(1)), len(work))
-		}
-	}
+	var wg sync.WaitGroup
 	for range workers {
-		wg.Go(func() {
-			for chunk := range jobs {
-				if ctx.Err() != nil {
-					continue // the run stopped: nothing more starts (counted as not tried)
-				}
-				write, backfill := e.prepare(ctx, log, chunk)
-				ids := make([]int64, len(chunk)) // each change's intent; 0: not journaled, not tried
-				var err error
-				if ids[0], err = e.Journal.RecordIntent(journalCtx, runID, chunk[0]); err != nil {
-					stop(fmt.Errorf("journal: intent for %s: %w", chunk[0].DN, err))
-					continue
-				}
-				// Each write overlaps the journal commit of the previous change's outcome and the
-				// next change's intent (one transaction), so the commit is off the write's path:
-				// every change still has its intent committed before it is sent and its outcome
-				// after it returns. The commit runs on a goroutine of its own, started before the
-				// write: the worker sends the write at once, and the commit gets the CPU while the
-				// worker waits for the directory (the other way round, the write waited for the
-				// commit's CPU work: 0.2 ms a write, measured).
-				type written struct {
-					i    int
-					guid string
-					err  error
-				}
-				var prev *written
-				for i := range chunk {
-					if ids[i] == 0 {
-						break // the rest of the chunk is not tried
-					}
-					var next *plan.Change
-					if i+1 < len(chunk) {
-						next = &chunk[i+1]
-					}
-					journaled := make(chan struct{})
-					go func(p *written) {
-						defer close(journaled)
-						if p != nil {
-							nid := record(ids[p.i], chunk[p.i], p.guid, p.err, next)
-							report(chunk[p.i], p.guid, p.err)
-							if next != nil {
-								ids[i+1] = nid
-							}
-						}
-						if next != nil && ids[i+1] == 0 && (p == nil || chained == nil) && ctx.Err() == nil {
-							// the first write of the chunk, or a journal that cannot chain
-							var err error
-							if ids[i+1], err = e.Journal.RecordIntent(journalCtx, runID, *next); err != nil {
-								stop(fmt.Errorf("journal: intent for %s: %w", next.DN, err))
-							}
-						}
-					}(prev)
-					w := written{i: i}
-					if cerr := context.Cause(ctx); cerr != nil {
-						// Its intent was journaled while the previous write was in flight, then
-						// the run stopped: nothing is sent, and its outcome says so.
-						w.err = fmt.Errorf("%w (%w)", directory.ErrNotSent, cerr)
-					} else {
-						w.guid, w.err = write(ctx, i)
-					}
-					<-journaled
-					prev = &w
-				}
-				if prev != nil {
-					record(ids[prev.i], chunk[prev.i], prev.guid, prev.err, nil)
-					report(chunk[prev.i], prev.guid, prev.err)
-				}
-				if backfill != nil {
-					e.backfillGUIDs(journalCtx, log, backfill, ids)
-				}
-			}
-		})
+		wg.Go(func() { r.worker(jobs) })
 	}
 feed:
-	for _, c := range chunks {
+	for _, c := range e.chunks(work, workers) {
 		if ctx.Err() != nil {
 			break
 		}
@@ -225,16 +96,16 @@ feed:
 	}
 	close(jobs)
 	wg.Wait()
-	res.Applied, res.Failed = int(applied.Load()), int(failed.Load())
+	res.Applied, res.Failed = int(r.applied.Load()), int(r.failed.Load())
 	res.NotTried = len(work) - res.Applied - res.Failed
 	elapsed := time.Since(started)
 	log.Info("writes done", "applied", res.Applied, "failed", res.Failed, "not_tried", res.NotTried,
 		"elapsed_seconds", elapsed.Seconds(), "per_second", float64(res.Applied+res.Failed)/max(elapsed.Seconds(), 1e-9))
 
-	runErr := errors.Join(errs...)
+	runErr := errors.Join(r.errs...)
 	switch {
-	case fatal != nil:
-		return finish(OutcomeFailed, errors.Join(fatal, runErr))
+	case r.fatal != nil:
+		return finish(OutcomeFailed, errors.Join(r.fatal, runErr))
 	case res.NotTried > 0:
 		return finish(OutcomeFailed, errors.Join(context.Cause(ctx), runErr))
 	case res.Failed > 0 && res.Applied == 0:
@@ -260,13 +131,20 @@ type Preparer interface {
 	Prepare(ctx context.Context, cs []plan.Change) (Prepared, error)
 }
 
-// ChainedJournal is implemented by a Journal that can commit the outcome of one change and the
-// intent of the next in one transaction (journal.Store, through internal/app). A worker going
-// straight on to the next change of its chunk then pays one commit (one fsync) per write instead
-// of two; the intent still commits before its write and the outcome after its own. If the
-// transaction fails, neither row may have been committed.
-type ChainedJournal interface {
-	RecordOutcomeAndIntent(ctx context.Context, changeID int64, objectGUID string, applyErr error, runID int64, next plan.Change) (nextID int64, err error)
+// GroupJournal is implemented by a Journal that can commit the outcomes of several changes and
+// the intents of the next ones in one transaction (journal.Store, through internal/app). A
+// worker then pays one commit (one fsync) per group of writes instead of one or two per write;
+// every intent still commits before its write and every outcome after its own. If the
+// transaction fails, no row of it may have been committed. It returns next's change ids.
+type GroupJournal interface {
+	RecordGroup(ctx context.Context, outcomes []Outcome, runID int64, next []plan.Change) (nextIDs []int64, err error)
+}
+
+// Outcome is the result of one journaled change's write.
+type Outcome struct {
+	ChangeID   int64
+	ObjectGUID string
+	Err        error
 }
 
 // maxChunk is the most changes handed to one Prepare. It matches writer.ChunkSize; a writer

@@ -229,89 +229,124 @@ func TestApply_ChunksNeverMixForests(t *testing.T) {
 	}
 }
 
-// fakeChained is a fakeJournal that can commit an outcome and the next intent together; when
-// the intent would fail, neither is recorded (the transaction rolls back).
-type fakeChained struct {
+// fakeGrouped is a fakeJournal that commits outcomes and intents in groups; when one intent of
+// a group would fail, nothing of it is recorded (the transaction rolls back).
+type fakeGrouped struct {
 	*fakeJournal
-	chains atomic.Int64
-	// chained, when set, runs after a chained commit has journaled next's intent.
-	chained func(next plan.Change)
+	gmu     sync.Mutex
+	commits int   // RecordGroup calls
+	sizes   []int // intents per call
+	outs    []int // outcomes per call
 }
 
-var _ engine.ChainedJournal = (*fakeChained)(nil)
+var _ engine.GroupJournal = (*fakeGrouped)(nil)
 
-func (j *fakeChained) RecordOutcomeAndIntent(ctx context.Context, id int64, guid string, aerr error, runID int64, next plan.Change) (int64, error) {
+func (j *fakeGrouped) RecordGroup(ctx context.Context, outs []engine.Outcome, runID int64, next []plan.Change) ([]int64, error) {
 	if j.intentErr != nil {
-		if err := j.intentErr(next); err != nil {
-			j.record("chain-failed " + next.DN)
-			return 0, err
+		for _, c := range next {
+			if err := j.intentErr(c); err != nil {
+				j.record("group-failed " + c.DN)
+				return nil, err
+			}
 		}
 	}
-	j.chains.Add(1)
-	if err := j.RecordOutcome(ctx, id, guid, aerr); err != nil {
-		return 0, err
+	j.gmu.Lock()
+	j.commits++
+	j.sizes = append(j.sizes, len(next))
+	j.outs = append(j.outs, len(outs))
+	j.gmu.Unlock()
+	for _, o := range outs {
+		if err := j.RecordOutcome(ctx, o.ChangeID, o.ObjectGUID, o.Err); err != nil {
+			return nil, err
+		}
 	}
-	nid, err := j.RecordIntent(ctx, runID, next)
-	if err == nil && j.chained != nil {
-		j.chained(next)
+	ids := make([]int64, len(next))
+	for i, c := range next {
+		var err error
+		if ids[i], err = j.RecordIntent(ctx, runID, c); err != nil {
+			return nil, err
+		}
 	}
-	return nid, err
+	return ids, nil
 }
 
-func newChained(t *testing.T, conns int) (*engine.Engine, *fakeChained, *fakePreparer) {
+func newGrouped(t *testing.T, conns int) (*engine.Engine, *fakeGrouped, *fakePreparer) {
 	e, j, p := newPreparer(t, conns)
-	cj := &fakeChained{fakeJournal: j}
-	e.Journal = cj
-	return e, cj, p
+	gj := &fakeGrouped{fakeJournal: j}
+	e.Journal = gj
+	return e, gj, p
 }
 
-// With a journal that chains, a worker commits each outcome together with the intent of the
-// change after next, while the next write is in flight: N+2K commits for N writes in K chunks
-// (the first two intents and the last outcome of a chunk stand alone) instead of 2N, and still
-// one intent before and one outcome after every write.
-func TestApply_ChainedJournalCommitsOutcomeWithTheNextIntent(t *testing.T) {
-	e, j, p := newChained(t, 2)
+// With a journal that groups, a worker commits the intents of its next 8 writes together with
+// the outcomes of its last 8 while the 8 in between are in flight: about one commit per 8
+// writes instead of one per write, and still one intent before and one outcome after each.
+func TestApply_GroupJournalCommitsEightWritesAtATime(t *testing.T) {
+	e, j, p := newGrouped(t, 2)
 	res, err := e.Apply(context.Background(), info, testPlan(130), engine.Options{})
 	if err != nil || res.Applied != 130 {
 		t.Fatalf("Apply: %+v, %v", res, err)
 	}
 	checkJournalPairs(t, j.fakeJournal, p.fakeTarget)
-	if got, want := j.chains.Load(), 130-2*p.prepares.Load(); got != want {
-		t.Errorf("%d chained commits for 130 writes in %d chunks, want %d", got, p.prepares.Load(), want)
+	// per chunk of k groups: the first group's intents, then one commit per group after it
+	// plus one for the last group's outcomes; per worker, the last outcomes on their own
+	most := 2
+	for _, ch := range p.chunks {
+		most += 2 + (len(ch)-1)/8
+	}
+	if j.commits > most || j.commits > 130/4 {
+		t.Errorf("%d commits for 130 writes in %d chunks, want at most %d", j.commits, len(p.chunks), most)
+	}
+	for i := range j.sizes {
+		if j.sizes[i] > 8 || j.outs[i] > 8 || j.sizes[i]+j.outs[i] == 0 {
+			t.Errorf("commit %d: %d intents and %d outcomes, want 1 to 8 of each", i, j.sizes[i], j.outs[i])
+		}
 	}
 }
 
-// An intent that fails in a chained commit stops the run, but the write before it keeps its
-// outcome.
-func TestApply_ChainedIntentFailureKeepsThePreviousOutcome(t *testing.T) {
-	e, j, p := newChained(t, 1)
+// A group of intents that cannot be journaled stops the run: none of that group is written,
+// and the writes before it keep their outcomes. Its commit runs while the group before it is
+// in flight, so the stop lands somewhere in that group: what is not sent yet of it is journaled
+// as not sent.
+func TestApply_GroupIntentFailureKeepsTheOutcomesBefore(t *testing.T) {
+	e, j, p := newGrouped(t, 1)
 	down := errors.New("disk I/O error")
 	j.intentErr = func(c plan.Change) error {
-		if c.DN == dnOf(2) {
+		if c.DN == dnOf(10) {
 			return down
 		}
 		return nil
 	}
-	res, err := e.Apply(context.Background(), info, testPlan(10), engine.Options{})
-	if !errors.Is(err, down) || !strings.Contains(err.Error(), "intent for "+dnOf(2)) {
-		t.Fatalf("Apply: %v, want the journal error for the intent of %s", err, dnOf(2))
+	res, err := e.Apply(context.Background(), info, testPlan(30), engine.Options{})
+	if !errors.Is(err, down) || !strings.Contains(err.Error(), "intents for "+dnOf(8)) {
+		t.Fatalf("Apply: %v, want the journal error for the group from %s", err, dnOf(8))
 	}
-	if got := p.appliedDNs(); !slices.Equal(got, []string{dnOf(0), dnOf(1)}) {
-		t.Errorf("written %v", got)
+	got := p.appliedDNs()
+	for i := range 30 {
+		dn := dnOf(i)
+		switch {
+		case i < len(got):
+			if got[i] != dn || j.outcomes(dn) != 1 || j.errs[dn] != nil {
+				t.Errorf("write %d is %s with %d outcomes (%v), want %s applied", i, got[i], j.outcomes(dn), j.errs[dn], dn)
+			}
+		case i < 8:
+			if !errors.Is(j.errs[dn], directory.ErrNotSent) {
+				t.Errorf("%s of the group in flight: outcome %v, want not sent", dn, j.errs[dn])
+			}
+		case j.hasIntent(dn):
+			t.Errorf("%s journaled: its group's intents failed, or come after them", dn)
+		}
 	}
-	if j.outcomes(dnOf(1)) != 1 {
-		t.Errorf("%s written but its outcome not journaled", dnOf(1))
-	}
-	if res.Applied != 2 || res.NotTried != 8 {
-		t.Errorf("result %+v", res)
+	if len(got) > 8 || res.Applied != len(got) || res.NotTried != 30-len(got) {
+		t.Errorf("result %+v, %d written", res, len(got))
 	}
 	checkJournalPairs(t, j.fakeJournal, p.fakeTarget)
 }
 
-// A cancel during a write: its outcome is journaled, the next change (its intent committed during
-// that write) is journaled as not sent, and no further intent is.
-func TestApply_ChainedCancelJournalsNoFurtherIntent(t *testing.T) {
-	e, j, p := newChained(t, 1)
+// A cancel during a write: that write's outcome is journaled; the rest of its group and the next
+// group, whose intents were committed while the group was in flight, are journaled as not sent;
+// no later change is journaled. None of them is written.
+func TestApply_GroupCancelJournalsTheRestNotSent(t *testing.T) {
+	e, j, p := newGrouped(t, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	p.hook = func(_ context.Context, n int64, _ plan.Change) {
@@ -323,38 +358,19 @@ func TestApply_ChainedCancelJournalsNoFurtherIntent(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Apply: %v", err)
 	}
-	if res.Applied != 4 || res.NotTried != 26 || j.hasIntent(dnOf(5)) {
-		t.Errorf("result %+v; intent for %s journaled: %v", res, dnOf(5), j.hasIntent(dnOf(5)))
+	if res.Applied != 4 || res.Failed != 0 || res.NotTried != 26 {
+		t.Errorf("result %+v, want 4 applied (user00..user03: the write in flight finishes) and 26 not tried", res)
 	}
-	if j.hasIntent(dnOf(4)) && !errors.Is(j.errs[dnOf(4)], directory.ErrNotSent) { // see TestApply_CancelStopsTheChunk
-		t.Errorf("%s: intent journaled, outcome %v; want not sent", dnOf(4), j.errs[dnOf(4)])
-	}
-	checkJournalPairs(t, j.fakeJournal, p.fakeTarget)
-}
-
-// A stop that comes after the next change's intent was committed (while the write before it was
-// in flight): that change is not sent, its outcome says so, and it counts as not tried.
-func TestApply_StopAfterTheNextIntentJournalsItNotSent(t *testing.T) {
-	e, j, p := newChained(t, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	j.chained = func(next plan.Change) {
-		if next.DN == dnOf(4) {
-			cancel()
+	for i := 4; i < 30; i++ {
+		switch {
+		case i < 16 && j.hasIntent(dnOf(i)) && !errors.Is(j.errs[dnOf(i)], directory.ErrNotSent):
+			t.Errorf("%s: intent journaled, outcome %v; want not sent", dnOf(i), j.errs[dnOf(i)])
+		case i >= 16 && j.hasIntent(dnOf(i)):
+			t.Errorf("%s journaled after the cancel", dnOf(i))
 		}
 	}
-	res, err := e.Apply(ctx, info, testPlan(30), engine.Options{})
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("Apply: %v", err)
-	}
-	if !j.hasIntent(dnOf(4)) || !errors.Is(j.errs[dnOf(4)], directory.ErrNotSent) || j.hasIntent(dnOf(5)) {
-		t.Errorf("%s: intent %v, outcome %v; %s intent %v", dnOf(4), j.hasIntent(dnOf(4)), j.errs[dnOf(4)], dnOf(5), j.hasIntent(dnOf(5)))
-	}
-	if slices.Contains(p.appliedDNs(), dnOf(4)) {
-		t.Errorf("%s was written after the stop", dnOf(4))
-	}
-	if res.Applied+res.Failed+res.NotTried != 30 || res.Failed != 0 || res.Applied != 4 {
-		t.Errorf("result %+v, want 4 applied (user00..user03: the write in flight finishes), none failed", res)
+	if got := p.appliedDNs(); len(got) != 4 {
+		t.Errorf("written %v, want the first 4 only", got)
 	}
 	checkJournalPairs(t, j.fakeJournal, p.fakeTarget)
 }

@@ -70,30 +70,42 @@ func (s *Store) RecordOutcome(ctx context.Context, changeID int64, objectGUID st
 	return s.updateOutcome(ctx, s.db, changeID, objectGUID, applyErr)
 }
 
-// RecordOutcomeAndIntent is RecordOutcome of changeID followed by
-// RecordIntent of next, committed in one transaction: a writer that goes on
-// to its next change pays for one commit (one fsync) instead of two. Both
-// rows are committed when it returns, or neither is: the outcome is still
-// journaled after its own write and the intent before next's.
-func (s *Store) RecordOutcomeAndIntent(ctx context.Context, changeID int64, objectGUID string, applyErr error, next Change) (int64, error) {
+// Outcome is the result of one journaled change's write, for RecordGroup.
+type Outcome struct {
+	ChangeID   int64
+	ObjectGUID string // as for RecordOutcome: a non-empty one replaces the stored one
+	Err        error  // nil: applied
+}
+
+// RecordGroup is RecordOutcome of every outcome followed by RecordIntent of
+// every change in next, committed in one transaction (one fsync): a writer
+// journals the outcomes of its last few writes and the intents of its next
+// few together. All rows are committed when it returns, or none is; each
+// outcome is still journaled after its own write and each intent before
+// its write. It returns next's IDs in order.
+func (s *Store) RecordGroup(ctx context.Context, outcomes []Outcome, next []Change) ([]int64, error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("journal: record outcome %d and intent: %w", changeID, err)
+		return nil, fmt.Errorf("journal: record %d outcomes and %d intents: %w", len(outcomes), len(next), err)
 	}
 	defer tx.Rollback() // a no-op after Commit
-	if err := s.updateOutcome(ctx, tx, changeID, objectGUID, applyErr); err != nil {
-		return 0, err
+	for _, o := range outcomes {
+		if err := s.updateOutcome(ctx, tx, o.ChangeID, o.ObjectGUID, o.Err); err != nil {
+			return nil, err
+		}
 	}
-	id, err := s.insertIntent(ctx, tx, next)
-	if err != nil {
-		return 0, fmt.Errorf("journal: record intent: %w", err)
+	ids := make([]int64, len(next))
+	for i, c := range next {
+		if ids[i], err = s.insertIntent(ctx, tx, c); err != nil {
+			return nil, fmt.Errorf("journal: record intent for %s: %w", c.DN, err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("journal: record outcome %d and intent: %w", changeID, err)
+		return nil, fmt.Errorf("journal: record %d outcomes and %d intents: %w", len(outcomes), len(next), err)
 	}
-	return id, nil
+	return ids, nil
 }
 
 // SetObjectGUIDs records the objectGUIDs of created objects, learned after their outcomes

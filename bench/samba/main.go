@@ -50,6 +50,7 @@ func main() {
 	reps := flag.Int("reps", 7, "runs of each plan measurement (raw read and plan alternate; medians compared)")
 	applyReps := flag.Int("apply-reps", 2, "runs of each apply per tool (they alternate: raw, xtmsyncd, xtmsyncd, raw, ...)")
 	only := flag.String("only", "", "measure one step only: plan (the creates plan against the raw read, no writes) or updates (after one untimed sync that creates the MailUsers)")
+	keep := flag.Bool("keep", false, "keep the work directory (binary, configs, LDIF, journals) and leave the target as the last run left it, for profiling by hand")
 	flag.Parse()
 	if *procs > 0 {
 		binEnv = append(os.Environ(), fmt.Sprint("GOMAXPROCS=", *procs)) // the binary under test only
@@ -67,7 +68,11 @@ func main() {
 
 	work, err := os.MkdirTemp("", "xtmbench")
 	check(err)
-	defer os.RemoveAll(work)
+	if *keep {
+		defer fmt.Printf("kept %s; the target holds the last run's objects\n", work)
+	} else {
+		defer os.RemoveAll(work)
+	}
 	bin := filepath.Join(work, "xtmsyncd")
 	run("go", "build", "-o", bin, "./cmd/xtmsyncd")
 
@@ -171,7 +176,9 @@ func main() {
 			return timed(bin, "plan", "-config", cfgX, "-o", "json", "--out", os.DevNull)
 		})
 	}
-	resetTarget() // leave the target as the snapshot has it
+	if !*keep {
+		resetTarget() // leave the target as the snapshot has it
+	}
 }
 
 func check(err error) {
@@ -210,6 +217,7 @@ var binEnv []string
 // done" log line (0 when it wrote nothing) and the target server's CPU during those writes.
 type runStats struct {
 	wall, writes, cpu time.Duration
+	client            time.Duration // the client's own CPU: its writes for xtmsyncd, the whole run for a raw tool
 	rss               int64
 }
 
@@ -220,14 +228,17 @@ func timedLog(bin string, args ...string) runStats {
 	cmd.Stderr = pw
 	var stderr bytes.Buffer
 	var st runStats
+	t0 := time.Now()
+	if err := cmd.Start(); err != nil {
+		log.Fatalf("%s: %v", bin, err)
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		st.writes, st.cpu = logTimes(pr, &stderr)
+		st.writes, st.cpu, st.client = logTimes(pr, &stderr, fmt.Sprint(cmd.Process.Pid))
 		_, _ = io.Copy(io.Discard, pr)
 	}()
-	t0 := time.Now()
-	err := cmd.Run()
+	err := cmd.Wait()
 	st.wall = time.Since(t0)
 	pw.Close()
 	<-done
@@ -263,7 +274,7 @@ func ldapTool(tool, url, ca, bindDN, file string) runStats {
 	if err := cmd.Run(); err != nil {
 		log.Fatalf("%s: %v\n%s", tool, err, out.String())
 	}
-	return runStats{wall: time.Since(t0), cpu: serverCPU() - c0}
+	return runStats{wall: time.Since(t0), cpu: serverCPU() - c0, client: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
 }
 
 func writeConfig(dir, name, srcCA, tgtCA, group, ou string, n, conns int) string {

@@ -42,6 +42,11 @@ func reportApply(what, tool string, n, conns int, raw, xs []runStats) {
 			tool, mc.Round(10*time.Millisecond), durations(rawCPU), median(cpuT).Round(10*time.Millisecond), durations(cpuT),
 			median(cpuT).Seconds()/mc.Seconds())
 	}
+	rawCl, xsCl := pick(raw, func(r runStats) time.Duration { return r.client }), pick(xs, func(r runStats) time.Duration { return r.client })
+	if median(xsCl) > 0 {
+		fmt.Printf("  client CPU (it competes with Samba for this machine's cores): %s median %s %s, xtmsyncd's writes median %s %s\n",
+			tool, median(rawCl).Round(10*time.Millisecond), durations(rawCl), median(xsCl).Round(10*time.Millisecond), durations(xsCl))
+	}
 }
 
 // blockRatios pairs the runs in time: the tools alternate raw, xtmsyncd, xtmsyncd, raw, so

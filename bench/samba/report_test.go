@@ -35,18 +35,19 @@ func TestBlockRatiosPairRunsInTime(t *testing.T) {
 	}
 }
 
-func TestCPUOfCountsFieldsAfterTheCommandName(t *testing.T) {
-	// utime 250 and stime 50 ticks (fields 14 and 15); the command name holds a space and a ")".
-	rest := "S 1 9631 9631 0 -1 4194560 81234 0 0 0 250 50 0 0 20 0 1 0 123 456789 1234"
+func TestParseStatCountsFieldsAfterTheCommandName(t *testing.T) {
+	// session 9631 (field 6), utime 250 and stime 50 ticks (fields 14 and 15), cutime 30 and
+	// cstime 10 (16 and 17); the command name holds a space and a ")".
+	rest := "S 1 9631 9631 0 -1 4194560 81234 0 0 0 250 50 30 10 20 0 1 0 123 456789 1234"
 	for _, comm := range []string{"(samba)", "(my samba)", "(a) b)"} {
-		got, err := cpuOf("9631 " + comm + " " + rest)
-		if err != nil || got != 3*time.Second {
-			t.Errorf("cpuOf with %s = %v, %v; want 3s", comm, got, err)
+		got, err := parseStat("9640 " + comm + " " + rest)
+		if err != nil || got != (procStat{session: "9631", cpu: 3 * time.Second, children: 400 * time.Millisecond}) {
+			t.Errorf("parseStat with %s = %+v, %v; want session 9631, cpu 3s, children 400ms", comm, got, err)
 		}
 	}
 	for _, bad := range []string{"", "9631 samba S 1", "1 (x) S 1 2 3", "1 (x) " + strings.Replace(rest, "250", "x", 1)} {
-		if _, err := cpuOf(bad); err == nil {
-			t.Errorf("cpuOf(%q): no error", bad)
+		if _, err := parseStat(bad); err == nil {
+			t.Errorf("parseStat(%q): no error", bad)
 		}
 	}
 }

@@ -13,8 +13,8 @@ import (
 type Journal struct{ S *journal.Store }
 
 var (
-	_ engine.Journal        = Journal{}
-	_ engine.ChainedJournal = Journal{}
+	_ engine.Journal      = Journal{}
+	_ engine.GroupJournal = Journal{}
 )
 
 func (j Journal) StartRun(ctx context.Context, r engine.RunInfo, p *plan.Plan) (int64, error) {
@@ -31,9 +31,17 @@ func (j Journal) RecordOutcome(ctx context.Context, id int64, guid string, err e
 	return j.S.RecordOutcome(ctx, id, guid, err)
 }
 
-// RecordOutcomeAndIntent commits one change's outcome and the next one's intent together.
-func (j Journal) RecordOutcomeAndIntent(ctx context.Context, id int64, guid string, err error, runID int64, next plan.Change) (int64, error) {
-	return j.S.RecordOutcomeAndIntent(ctx, id, guid, err, change(runID, next))
+// RecordGroup commits the outcomes of some changes and the intents of the next ones together.
+func (j Journal) RecordGroup(ctx context.Context, outcomes []engine.Outcome, runID int64, next []plan.Change) ([]int64, error) {
+	outs := make([]journal.Outcome, len(outcomes))
+	for i, o := range outcomes {
+		outs[i] = journal.Outcome{ChangeID: o.ChangeID, ObjectGUID: o.ObjectGUID, Err: o.Err}
+	}
+	cs := make([]journal.Change, len(next))
+	for i, c := range next {
+		cs[i] = change(runID, c)
+	}
+	return j.S.RecordGroup(ctx, outs, cs)
 }
 
 // SetObjectGUIDs records created objects' objectGUIDs learned after their outcomes.
