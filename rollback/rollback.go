@@ -1,4 +1,5 @@
-// Package rollback plans the inverse of a journaled run: every applied change undone, each
+// Package rollback plans the inverse of a journaled run: every applied change undone (and every
+// pending one that was written), each
 // object only if it still holds that run's after-values; objects changed since are refused and
 // reported. Objects the run created are deleted only when owned and unchanged since. It is pure:
 // the caller reads the journal and the objects as they are now.
@@ -34,19 +35,25 @@ type Options struct {
 // Now returns the object at dn in forest as it is now, or nil when it is gone.
 type Now func(forest, dn string) *directory.Entry
 
-// Plan inverts the applied changes of run, newest first.
+// Plan inverts the applied changes of run, newest first. A pending change (the run stopped
+// between its write and its outcome: a crash) may have been written: it is inverted when the
+// object shows the run's after-values, and left out when it does not.
 func Plan(run int64, changes []Change, now Now, o Options) *plan.Plan {
 	p := &plan.Plan{FormatVersion: plan.FormatVersion, Kind: "rollback", Source: fmt.Sprintf("journal run %d", run)}
 	for i := len(changes) - 1; i >= 0; i-- {
 		c := changes[i]
-		if c.Status != "applied" {
+		if c.Status != "applied" && c.Status != "pending" {
 			continue
 		}
 		forest := c.Forest
 		if forest == "" {
 			forest = plan.ForestTarget
 		}
-		p.Changes = append(p.Changes, invert(c, forest, now(forest, c.DN), o))
+		inv := invert(c, forest, now(forest, c.DN), o)
+		if c.Status == "pending" && inv.Action == plan.Conflict {
+			continue // not written, or changed since: nothing of this run's to undo
+		}
+		p.Changes = append(p.Changes, inv)
 	}
 	for _, c := range p.Changes {
 		p.Summary.Add(c.Action)

@@ -288,13 +288,42 @@ func TestRollback_OnlyAppliedChanges(t *testing.T) {
 		return rollback.Change{ID: id, DN: tdn, Forest: plan.ForestTarget, Action: "update", Status: status,
 			Attrs: []plan.AttrChange{{Name: "targetAddress", Before: []string{"SMTP:old@contoso.com"}, After: []string{"SMTP:new@northwind.com"}}}}
 	}
-	p := rollback.Plan(1, []rollback.Change{ch(1, "failed"), ch(2, "applied"), ch(3, "pending"), ch(4, "planned"), ch(5, "")}, f.now, opts())
+	p := rollback.Plan(1, []rollback.Change{ch(1, "failed"), ch(2, "applied"), ch(4, "planned"), ch(5, "")}, f.now, opts())
 	c := one(t, p)
 	if !strings.Contains(c.Source, "2") || c.Action != plan.Update {
 		t.Errorf("change %+v, want only journal change 2", c)
 	}
 	if p := rollback.Plan(1, []rollback.Change{ch(1, "failed")}, f.now, opts()); len(p.Changes) != 0 || p.Summary != (plan.Summary{}) {
 		t.Errorf("nothing applied, yet %+v", p)
+	}
+}
+
+// A pending change is one whose outcome was never journaled: the run stopped (a crash) after
+// its intent, maybe after its write. The directory tells: it is undone when the object shows the
+// run's after-values, and left out, not reported as a conflict, when it does not.
+func TestRollback_PendingChangeUndoneOnlyWhenItWasWritten(t *testing.T) {
+	upd := rollback.Change{ID: 3, DN: tdn, Forest: plan.ForestTarget, Action: "update", Status: "pending",
+		Attrs: []plan.AttrChange{{Name: "targetAddress", Before: []string{"SMTP:old@contoso.com"}, After: []string{"SMTP:new@northwind.com"}}}}
+	written := forests{}
+	written.put(plan.ForestTarget, entry(tdn, "targetAddress", "SMTP:new@northwind.com"))
+	c := one(t, rollback.Plan(1, []rollback.Change{upd}, written.now, opts()))
+	if c.Action != plan.Update || !slices.Equal(attrOf(c, "targetAddress").After, []string{"SMTP:old@contoso.com"}) {
+		t.Errorf("written pending update: %+v, want it undone", c)
+	}
+	notWritten := forests{}
+	notWritten.put(plan.ForestTarget, entry(tdn, "targetAddress", "SMTP:old@contoso.com"))
+	if p := rollback.Plan(1, []rollback.Change{upd}, notWritten.now, opts()); len(p.Changes) != 0 {
+		t.Errorf("pending update never written: %+v, want nothing to undo", p.Changes)
+	}
+	create := rollback.Change{ID: 4, DN: tdn, Forest: plan.ForestTarget, Action: "create", Status: "pending",
+		Attrs: []plan.AttrChange{{Name: ownerAttr, After: []string{ownerVal}}, {Name: "mail", After: []string{"lara@northwind.com"}}}}
+	if p := rollback.Plan(1, []rollback.Change{create}, forests{}.now, opts()); len(p.Changes) != 0 {
+		t.Errorf("pending create whose object does not exist: %+v, want nothing to undo", p.Changes)
+	}
+	created := forests{}
+	created.put(plan.ForestTarget, entry(tdn, ownerAttr, ownerVal, "mail", "lara@northwind.com"))
+	if c := one(t, rollback.Plan(1, []rollback.Change{create}, created.now, opts())); c.Action != plan.Delete {
+		t.Errorf("written pending create: %+v, want it deleted", c)
 	}
 }
 
