@@ -48,8 +48,8 @@ func (f *fakePreparer) Prepare(_ context.Context, cs []plan.Change) (engine.Prep
 	dns := make([]string, len(cs))
 	for i, c := range cs {
 		dns[i] = c.DN
-		if f.j.hasIntent(c.DN) {
-			f.t.Errorf("Prepare(%s) after its intent: the chunk read must come before the chunk's writes", c.DN)
+		if f.j.index("apply "+c.DN) >= 0 {
+			f.t.Errorf("Prepare(%s) after its write: the chunk read must come before the chunk's writes", c.DN)
 		}
 		f.j.record("prepare " + c.DN)
 	}
@@ -99,8 +99,8 @@ func TestApply_PreparerReadsChunksAndJournalsEachWrite(t *testing.T) {
 		if p.prepared[dn] != 1 {
 			t.Errorf("%s prepared %d times, want 1", dn, p.prepared[dn])
 		}
-		if iP, iI := j.index("prepare "+dn), j.index("intent "+dn); iP < 0 || iP > iI {
-			t.Errorf("%s: prepared at %d, intent at %d; want the read before the intent", dn, iP, iI)
+		if iP, iW := j.index("prepare "+dn), j.index("apply "+dn); iP < 0 || iP > iW {
+			t.Errorf("%s: prepared at %d, written at %d; want the read before the write", dn, iP, iW)
 		}
 	}
 	if got := len(j.intent); got != 130 {

@@ -66,9 +66,19 @@ func (r *applyRun) worker(jobs <-chan []plan.Change) {
 		if r.ctx.Err() != nil {
 			continue // the run stopped: nothing more starts (counted as not tried)
 		}
-		write, backfill := r.e.prepare(r.ctx, r.log, chunk)
+		// The chunk's read and the commit of its first group's intents (with the outcomes left
+		// from the worker's last chunk) run at once: neither needs the other, and while this
+		// worker waited for a commit alone, the directory had only the other worker's requests
+		// and idled between them.
 		ids := make([]int64, len(chunk)) // each change's intent; 0: not journaled, not tried
-		copy(ids, r.commit(outs, chunk[:min(r.size, len(chunk))]))
+		prev, first := outs, chunk[:min(r.size, len(chunk))]
+		committed := make(chan struct{})
+		go func() {
+			defer close(committed)
+			copy(ids, r.commit(prev, first))
+		}()
+		write, backfill := r.e.prepare(r.ctx, r.log, chunk)
+		<-committed
 		outs = nil
 		for g := 0; g < len(chunk) && ids[g] != 0; g += r.size {
 			end := min(g+r.size, len(chunk))

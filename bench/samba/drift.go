@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -16,7 +17,13 @@ import (
 // the fastest client this project has (ldapwire) over conns connections with no re-read and no
 // journal. The ratio of a run to the drift just before it does not move when the directory
 // gets slower or faster over minutes.
+//
+// Each object drifts to a value of its own, as real drift does. displayName is indexed
+// (searchFlags 5), and when every object drifted to one value, the index record of that value
+// held up to N objectGUIDs: each modify of the drift and of the run after it rewrote that
+// record, which made every update cost Samba more, by an amount that moved from run to run.
 func drift(ctx context.Context, cfg *config.Directory, c *ldap.Conn, ou string, conns int) time.Duration {
+	drifts++
 	res, err := c.SearchWithPaging(ldap.NewSearchRequest(ou, ldap.ScopeSingleLevel, ldap.NeverDerefAliases, 0, 0, false, "(objectClass=user)", []string{"1.1"}, nil), 1000)
 	check(err)
 	ws := make([]*ldapwire.Conn, conns)
@@ -31,7 +38,7 @@ func drift(ctx context.Context, cfg *config.Directory, c *ldap.Conn, ou string, 
 		wg.Go(func() {
 			for j := i; j < len(res.Entries); j += conns {
 				m := ldap.NewModifyRequest(res.Entries[j].DN, nil)
-				m.Replace("displayName", []string{"drifted"})
+				m.Replace("displayName", []string{fmt.Sprintf("drifted %d %d", drifts, j)})
 				check(w.Modify(m))
 			}
 		})
@@ -39,3 +46,6 @@ func drift(ctx context.Context, cfg *config.Directory, c *ldap.Conn, ou string, 
 	wg.Wait()
 	return time.Since(t0)
 }
+
+// drifts counts the drifts of this process, so that each one writes new values.
+var drifts int
