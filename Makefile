@@ -46,7 +46,7 @@ bench: testdirs-up
 	$(GO) test -run '^$$' -bench . -benchmem ./batch/
 	for b in MapDiff5k MapDiff5kFirst RenderLDIF5kFirst MapDiff100kSteady MapDiff100kFirst; do \
 		$(GO) test -run '^$$' -bench "^Benchmark$$b$$" -benchtime 1x -timeout 30m ./bench/ | grep Benchmark || exit 1; done
-	. .testdirs/env && $(GO) run ./bench/samba -n 5000 -reps 9 -apply-reps 4
+	. .testdirs/env && $(GO) run ./bench/samba -n 5000 -reps 9 -apply-reps 6
 
 clean:
 	rm -rf bin out
