@@ -16,6 +16,20 @@ func benchChange(runID int64, w, i int) Change {
 		Attrs: []AttrValues{{Name: "displayName", Before: []string{"drifted"}, After: []string{fmt.Sprint("User ", i)}}}}
 }
 
+// benchStore opens a journal file with a started run; it is closed when b ends.
+func benchStore(b *testing.B) (*Store, int64) {
+	s, err := Open(b.Context(), filepath.Join(b.TempDir(), "journal.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	runID, err := s.StartRun(b.Context(), Run{Kind: "sync", Mode: "apply"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s, runID
+}
+
 // BenchmarkGroupedWrite is the journal's share of applied updates in groups of 1 (one
 // transaction per write, as the engine did before it grouped) and of 8 (the engine's group
 // with journal.Store): the outcomes of the last group and the intents of the next, in one
@@ -24,15 +38,7 @@ func BenchmarkGroupedWrite(b *testing.B) {
 	for _, size := range []int{1, 8} {
 		b.Run(fmt.Sprintf("group=%d", size), func(b *testing.B) {
 			ctx := b.Context()
-			s, err := Open(ctx, filepath.Join(b.TempDir(), "journal.db"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
-			runID, err := s.StartRun(ctx, Run{Kind: "sync", Mode: "apply"})
-			if err != nil {
-				b.Fatal(err)
-			}
+			s, runID := benchStore(b)
 			var prev []Outcome
 			i := 0
 			for b.Loop() {
@@ -63,15 +69,7 @@ func BenchmarkGroupedWrite(b *testing.B) {
 // is the mean time of one commit (a group of 8 writes).
 func BenchmarkGroupedWriteTwoWriters(b *testing.B) {
 	ctx := b.Context()
-	s, err := Open(ctx, filepath.Join(b.TempDir(), "journal.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	runID, err := s.StartRun(ctx, Run{Kind: "sync", Mode: "apply"})
-	if err != nil {
-		b.Fatal(err)
-	}
+	s, runID := benchStore(b)
 	const size = 8
 	var spent, ops atomic.Int64
 	var wg sync.WaitGroup

@@ -3,7 +3,6 @@ package journal
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 )
@@ -59,96 +58,72 @@ func TestRecordGroup(t *testing.T) {
 
 // No row is written when any part fails.
 func TestRecordGroupIsAllOrNothing(t *testing.T) {
-	for _, name := range []string{"file", ":memory:"} {
-		t.Run(name, func(t *testing.T) {
-			ctx := t.Context()
-			path := name
-			if name == "file" {
-				path = filepath.Join(t.TempDir(), "journal.db")
-			}
-			s, err := Open(ctx, path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			runID := startRun(t, s, Run{Kind: "sync", Mode: "apply"})
-			id, err := s.RecordIntent(ctx, Change{RunID: runID, DN: "CN=A", Action: "update"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ok := Change{RunID: runID, DN: "CN=B", Action: "update"}
-			// the second intent is invalid: neither the outcome nor the first intent is recorded
-			if _, err := s.RecordGroup(ctx, []Outcome{{ChangeID: id, ObjectGUID: "g"}}, []Change{ok, {RunID: runID, Action: "update"}}); err == nil {
-				t.Fatal("an intent without a DN was accepted")
-			}
-			// one outcome is of a missing change: nothing is recorded
-			if _, err := s.RecordGroup(ctx, []Outcome{{ChangeID: id}, {ChangeID: id + 100}}, []Change{ok}); !errors.Is(err, ErrNotFound) {
-				t.Errorf("outcome of a missing change: %v, want ErrNotFound", err)
-			}
-			cs, err := s.Changes(ctx, runID)
-			if err != nil || len(cs) != 1 || cs[0].Status != StatusPending || cs[0].ObjectGUID != "" {
-				t.Fatalf("after two failed calls: %+v, %v", cs, err)
-			}
-			if err := s.RecordOutcome(ctx, id, "", nil); err != nil {
-				t.Fatal(err)
-			}
-			// the outcome is of a finalized change: the intent is not recorded
-			if _, err := s.RecordGroup(ctx, []Outcome{{ChangeID: id}}, []Change{ok}); !errors.Is(err, ErrFinalized) {
-				t.Errorf("outcome of a finalized change: %v, want ErrFinalized", err)
-			}
-			if cs, _ := s.Changes(ctx, runID); len(cs) != 1 {
-				t.Errorf("%d changes, want the one", len(cs))
-			}
-		})
-	}
+	onEachStore(t, func(t *testing.T, s *Store, runID int64) {
+		ctx := t.Context()
+		id, err := s.RecordIntent(ctx, Change{RunID: runID, DN: "CN=A", Action: "update"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ok := Change{RunID: runID, DN: "CN=B", Action: "update"}
+		// the second intent is invalid: neither the outcome nor the first intent is recorded
+		if _, err := s.RecordGroup(ctx, []Outcome{{ChangeID: id, ObjectGUID: "g"}}, []Change{ok, {RunID: runID, Action: "update"}}); err == nil {
+			t.Fatal("an intent without a DN was accepted")
+		}
+		// one outcome is of a missing change: nothing is recorded
+		if _, err := s.RecordGroup(ctx, []Outcome{{ChangeID: id}, {ChangeID: id + 100}}, []Change{ok}); !errors.Is(err, ErrNotFound) {
+			t.Errorf("outcome of a missing change: %v, want ErrNotFound", err)
+		}
+		cs, err := s.Changes(ctx, runID)
+		if err != nil || len(cs) != 1 || cs[0].Status != StatusPending || cs[0].ObjectGUID != "" {
+			t.Fatalf("after two failed calls: %+v, %v", cs, err)
+		}
+		if err := s.RecordOutcome(ctx, id, "", nil); err != nil {
+			t.Fatal(err)
+		}
+		// the outcome is of a finalized change: the intent is not recorded
+		if _, err := s.RecordGroup(ctx, []Outcome{{ChangeID: id}}, []Change{ok}); !errors.Is(err, ErrFinalized) {
+			t.Errorf("outcome of a finalized change: %v, want ErrFinalized", err)
+		}
+		if cs, _ := s.Changes(ctx, runID); len(cs) != 1 {
+			t.Errorf("%d changes, want the one", len(cs))
+		}
+	})
 }
 
 // Groups of outcomes and intents from several goroutines, as the apply workers run them.
 func TestRecordGroupConcurrently(t *testing.T) {
-	for _, name := range []string{"file", ":memory:"} {
-		t.Run(name, func(t *testing.T) {
-			ctx := t.Context()
-			path := name
-			if name == "file" {
-				path = filepath.Join(t.TempDir(), "journal.db")
-			}
-			s, err := Open(ctx, path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			runID := startRun(t, s, Run{Kind: "sync", Mode: "apply"})
-			const workers, groups, size = 4, 10, 3
-			var wg sync.WaitGroup
-			for w := range workers {
-				wg.Go(func() {
-					var prev []Outcome
-					for g := range groups + 1 {
-						var next []Change
-						for i := range size {
-							if g < groups {
-								next = append(next, Change{RunID: runID, DN: fmt.Sprintf("CN=%d-%d-%d", w, g, i), Action: "update"})
-							}
-						}
-						ids, err := s.RecordGroup(ctx, prev, next)
-						if err != nil {
-							t.Error(err)
-							return
-						}
-						prev = nil
-						for _, id := range ids {
-							prev = append(prev, Outcome{ChangeID: id})
+	onEachStore(t, func(t *testing.T, s *Store, runID int64) {
+		ctx := t.Context()
+		const workers, groups, size = 4, 10, 3
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				var prev []Outcome
+				for g := range groups + 1 {
+					var next []Change
+					for i := range size {
+						if g < groups {
+							next = append(next, Change{RunID: runID, DN: fmt.Sprintf("CN=%d-%d-%d", w, g, i), Action: "update"})
 						}
 					}
-				})
-			}
-			wg.Wait()
-			counts, err := s.ChangeCounts(ctx, runID)
-			if err != nil || counts[StatusApplied] != workers*groups*size || len(counts) != 1 {
-				t.Errorf("ChangeCounts = %v, %v; want %d applied", counts, err, workers*groups*size)
-			}
-		})
-	}
+					ids, err := s.RecordGroup(ctx, prev, next)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					prev = nil
+					for _, id := range ids {
+						prev = append(prev, Outcome{ChangeID: id})
+					}
+				}
+			})
+		}
+		wg.Wait()
+		counts, err := s.ChangeCounts(ctx, runID)
+		if err != nil || counts[StatusApplied] != workers*groups*size || len(counts) != 1 {
+			t.Errorf("ChangeCounts = %v, %v; want %d applied", counts, err, workers*groups*size)
+		}
+	})
 }
 
 // SetObjectGUIDs fills in the objectGUID of created objects afterwards, never overwriting one,

@@ -36,6 +36,25 @@ func openFile(t *testing.T) (*Store, string) {
 	return s, path
 }
 
+// onEachStore runs f as a subtest on a journal file and on an in-memory journal, each with a
+// started run.
+func onEachStore(t *testing.T, f func(t *testing.T, s *Store, runID int64)) {
+	for _, name := range []string{"file", ":memory:"} {
+		t.Run(name, func(t *testing.T) {
+			path := name
+			if name == "file" {
+				path = filepath.Join(t.TempDir(), "journal.db")
+			}
+			s, err := Open(t.Context(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			f(t, s, startRun(t, s, Run{Kind: "sync", Mode: "apply"}))
+		})
+	}
+}
+
 func startRun(t *testing.T, s *Store, r Run) int64 {
 	t.Helper()
 	id, err := s.StartRun(t.Context(), r)
@@ -292,52 +311,40 @@ func TestRunNotFound(t *testing.T) {
 }
 
 func TestConcurrentJournaling(t *testing.T) {
-	for _, name := range []string{"file", ":memory:"} {
-		t.Run(name, func(t *testing.T) {
-			ctx := t.Context()
-			path := name
-			if name == "file" {
-				path = filepath.Join(t.TempDir(), "journal.db")
-			}
-			s, err := Open(ctx, path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			runID := startRun(t, s, Run{Kind: "sync", Mode: "apply"})
+	onEachStore(t, func(t *testing.T, s *Store, runID int64) {
+		ctx := t.Context()
 
-			var wg sync.WaitGroup
-			errs := make(chan error, 2)
-			for g := range 2 {
-				wg.Go(func() {
-					for i := range 50 {
-						id, err := s.RecordIntent(ctx, Change{RunID: runID,
-							Key: fmt.Sprintf("k%d-%d", g, i), DN: "CN=x", Action: "create"})
-						if err == nil {
-							err = s.RecordOutcome(ctx, id, fmt.Sprintf("guid-%d-%d", g, i), nil)
-						}
-						if err != nil {
-							errs <- err
-							return
-						}
+		var wg sync.WaitGroup
+		errs := make(chan error, 2)
+		for g := range 2 {
+			wg.Go(func() {
+				for i := range 50 {
+					id, err := s.RecordIntent(ctx, Change{RunID: runID,
+						Key: fmt.Sprintf("k%d-%d", g, i), DN: "CN=x", Action: "create"})
+					if err == nil {
+						err = s.RecordOutcome(ctx, id, fmt.Sprintf("guid-%d-%d", g, i), nil)
 					}
-				})
-			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Fatal(err)
-			}
-			cs, err := s.Changes(ctx, runID)
-			if err != nil || len(cs) != 100 {
-				t.Fatalf("Changes: %d rows, %v", len(cs), err)
-			}
-			counts, err := s.ChangeCounts(ctx, runID)
-			if err != nil || !reflect.DeepEqual(counts, map[string]int{StatusApplied: 100}) {
-				t.Errorf("ChangeCounts = %v, %v", counts, err)
-			}
-		})
-	}
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		cs, err := s.Changes(ctx, runID)
+		if err != nil || len(cs) != 100 {
+			t.Fatalf("Changes: %d rows, %v", len(cs), err)
+		}
+		counts, err := s.ChangeCounts(ctx, runID)
+		if err != nil || !reflect.DeepEqual(counts, map[string]int{StatusApplied: 100}) {
+			t.Errorf("ChangeCounts = %v, %v", counts, err)
+		}
+	})
 }
 
 func TestSetNowDeterministic(t *testing.T) {
