@@ -15,8 +15,9 @@ import (
 // groupSize is how many changes a worker journals per commit with a GroupJournal: the intents
 // of its next 8 writes and the outcomes of its last 8 commit in one transaction while the 8
 // writes in between are in flight. It divides the journal's fsyncs by 8. The price is on a
-// stop: the changes whose intents are committed but that were not yet sent, at most 15 per
-// connection, are journaled as not sent (with 1, as for a Journal that cannot group, at most 1).
+// stop: the changes whose intents are committed but that were not yet sent, at most two groups
+// per connection (16; 2 for a Journal that cannot group, whose groups are of 1), are journaled as
+// not sent.
 const groupSize = 8
 
 // applyRun is the shared state of one Apply's workers.
