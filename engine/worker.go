@@ -138,15 +138,16 @@ func (r *applyRun) commit(outs []tried, next []plan.Change) []int64 {
 			group[i] = Outcome{ChangeID: t.id, ObjectGUID: t.guid, Err: t.err}
 		}
 		nids, err := r.grouped.RecordGroup(r.journalCtx, group, r.runID, next)
-		if err == nil && len(nids) == len(next) {
-			copy(ids, nids)
+		if err == nil {
 			for _, t := range outs {
 				r.report(t)
 			}
+			if len(nids) != len(next) { // a broken journal: write nothing more
+				r.stop(fmt.Errorf("journal: %d change ids for %d intents", len(nids), len(next)))
+				return ids
+			}
+			copy(ids, nids)
 			return ids
-		}
-		if err == nil {
-			err = fmt.Errorf("%d ids for %d intents", len(nids), len(next))
 		}
 		// Nothing was committed. The outcomes on their own tell which part failed, and journal
 		// the writes as the ungrouped path would have.
