@@ -14,6 +14,11 @@ const (
 	StatusPending = "pending"
 	StatusApplied = "applied"
 	StatusFailed  = "failed"
+	// StatusUnknown: the write was sent and the connection dropped before the answer; recovery
+	// resolves it against the directory (applied or not applied).
+	StatusUnknown = "unknown"
+	// StatusNotApplied: a pending or unknown write that the directory showed did not happen.
+	StatusNotApplied = "not_applied"
 )
 
 // AttrValues describes one attribute touched by a change.
@@ -37,8 +42,11 @@ type Change struct {
 	Attrs      []AttrValues // stored as JSON
 	IntentAt   time.Time
 	OutcomeAt  *time.Time
-	Status     string // "pending", "applied", "failed"
+	Status     string // "pending", "applied", "failed", "unknown", "not_applied"
 	Error      string
+	// Resolution says how recovery resolved a pending or unknown change (or learned a
+	// create's objectGUID) against the directory, and when; "" when it never had to.
+	Resolution string
 }
 
 // execer is what a write needs: the database, or a transaction.
@@ -61,7 +69,8 @@ func (s *Store) RecordIntent(ctx context.Context, c Change) (int64, error) {
 }
 
 // RecordOutcome marks a pending change "applied" (applyErr nil) or "failed"
-// with applyErr's text, and sets OutcomeAt = Now. A non-empty objectGUID
+// with applyErr's text (or "unknown" when applyErr wraps ErrOutcomeUnknown),
+// and sets OutcomeAt = Now. A non-empty objectGUID
 // replaces the stored one (a create learns it after the add). A change
 // that is no longer pending fails with ErrFinalized.
 func (s *Store) RecordOutcome(ctx context.Context, changeID int64, objectGUID string, applyErr error) error {
@@ -74,7 +83,22 @@ func (s *Store) RecordOutcome(ctx context.Context, changeID int64, objectGUID st
 type Outcome struct {
 	ChangeID   int64
 	ObjectGUID string // as for RecordOutcome: a non-empty one replaces the stored one
-	Err        error  // nil: applied
+	Err        error  // nil: applied; wrapping ErrOutcomeUnknown: unknown
+}
+
+// ErrOutcomeUnknown marks an outcome error as "the write was sent and its answer lost": such a
+// change is journaled with StatusUnknown, for recovery to resolve against the directory.
+var ErrOutcomeUnknown = errors.New("journal: outcome unknown")
+
+// statusOf is the status an outcome error gives a change.
+func statusOf(applyErr error) string {
+	switch {
+	case applyErr == nil:
+		return StatusApplied
+	case errors.Is(applyErr, ErrOutcomeUnknown):
+		return StatusUnknown
+	}
+	return StatusFailed
 }
 
 // RecordGroup is RecordOutcome of every outcome followed by RecordIntent of
@@ -173,10 +197,7 @@ func (s *Store) insertIntent(ctx context.Context, db execer, c Change) (int64, e
 }
 
 func (s *Store) updateOutcome(ctx context.Context, db execer, changeID int64, objectGUID string, applyErr error) error {
-	status := StatusApplied
-	if applyErr != nil {
-		status = StatusFailed
-	}
+	status := statusOf(applyErr)
 	res, err := s.stmt(ctx, db, s.updateOutcomeStmt).ExecContext(ctx,
 		status, errText(applyErr), formatTime(s.Now()),
 		objectGUID, objectGUID, changeID, StatusPending)
@@ -188,8 +209,7 @@ func (s *Store) updateOutcome(ctx context.Context, db execer, changeID int64, ob
 
 // Changes returns the changes of a run in ID order.
 func (s *Store) Changes(ctx context.Context, runID int64) ([]Change, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, run_id, object_guid, key, dn, forest,
-		action, attrs, intent_at, outcome_at, status, error
+	rows, err := s.db.QueryContext(ctx, `SELECT `+changeColumns+`
 		FROM changes WHERE run_id = ? ORDER BY id`, runID)
 	if err != nil {
 		return nil, fmt.Errorf("journal: changes of run %d: %w", runID, err)
@@ -235,6 +255,9 @@ func (s *Store) ChangeCounts(ctx context.Context, runID int64) (map[string]int, 
 	return out, nil
 }
 
+const changeColumns = `id, run_id, object_guid, key, dn, forest,
+		action, attrs, intent_at, outcome_at, status, error, resolution`
+
 func scanChange(sc scanner) (Change, error) {
 	var (
 		c       Change
@@ -243,7 +266,7 @@ func scanChange(sc scanner) (Change, error) {
 		outcome sql.NullString
 	)
 	err := sc.Scan(&c.ID, &c.RunID, &c.ObjectGUID, &c.Key, &c.DN, &c.Forest, &c.Action,
-		&attrs, &intent, &outcome, &c.Status, &c.Error)
+		&attrs, &intent, &outcome, &c.Status, &c.Error, &c.Resolution)
 	if err != nil {
 		return Change{}, err
 	}

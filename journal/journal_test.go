@@ -186,6 +186,7 @@ func TestRunAndChangesRoundTrip(t *testing.T) {
 	}
 	runID := startRun(t, s, run)
 	run.ID, run.StartedAt, run.Outcome = runID, want().UTC(), OutcomeRunning
+	run.Host, run.PID = self() // StartRun records the process that runs it
 
 	got, err := s.Run(ctx, runID)
 	if err != nil {

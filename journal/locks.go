@@ -31,9 +31,10 @@ type Lock struct {
 	holder string
 }
 
-// AcquireLock takes the named lock for holder (e.g. "root@host pid 123"). A lock whose
-// heartbeat is older than ttl is considered abandoned (a crashed process) and taken over.
-// When it is held, the error is a *LockedError.
+// AcquireLock takes the named lock for holder (e.g. "root@host pid 123"). A lock is taken
+// over when it is abandoned: its holder ran on this host and its process is gone (at once), or
+// its heartbeat is older than ttl (a holder on another host). When it is held, the error is a
+// *LockedError.
 func (s *Store) AcquireLock(ctx context.Context, name, holder string, ttl time.Duration) (*Lock, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -41,22 +42,28 @@ func (s *Store) AcquireLock(ctx context.Context, name, holder string, ttl time.D
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
 	now := s.Now()
-	var h, since, beat string
-	err = tx.QueryRowContext(ctx, `SELECT holder, since, heartbeat FROM locks WHERE name = ?`, name).Scan(&h, &since, &beat)
+	var (
+		h, since, beat, host string
+		pid                  int
+	)
+	err = tx.QueryRowContext(ctx, `SELECT holder, since, heartbeat, host, pid FROM locks WHERE name = ?`, name).
+		Scan(&h, &since, &beat, &host, &pid)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 	case err != nil:
 		return nil, fmt.Errorf("journal: lock %q: %w", name, err)
 	default:
 		b, _ := parseTime(beat)
-		if now.Sub(b) < ttl {
+		if now.Sub(b) < ttl && !goneHere(host, pid) {
 			st, _ := parseTime(since)
 			return nil, &LockedError{Name: name, Holder: h, Since: st, Heartbeat: b}
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO locks (name, holder, since, heartbeat) VALUES (?, ?, ?, ?)
-		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, since = excluded.since, heartbeat = excluded.heartbeat`,
-		name, holder, formatTime(now), formatTime(now)); err != nil {
+	myHost, myPID := self()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO locks (name, holder, since, heartbeat, host, pid) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, since = excluded.since, heartbeat = excluded.heartbeat,
+			host = excluded.host, pid = excluded.pid`,
+		name, holder, formatTime(now), formatTime(now), myHost, myPID); err != nil {
 		return nil, fmt.Errorf("journal: lock %q: %w", name, err)
 	}
 	if err := tx.Commit(); err != nil {

@@ -16,6 +16,8 @@ const (
 	OutcomePartial = "partial"
 	OutcomeFailed  = "failed"
 	OutcomeRefused = "refused"
+	// OutcomeCrashed: the run was left "running" by a process that is gone (see RecoverCrashed).
+	OutcomeCrashed = "crashed"
 )
 
 // Run is one invocation of a journaled operation.
@@ -32,10 +34,13 @@ type Run struct {
 	Outcome     string // "running", "ok", "partial", "failed", "refused"
 	Error       string
 	ParentRunID int64 // e.g. the run a rollback inverts; 0 if none
+	Host        string // the host of the process that ran it
+	PID         int    // that process's id
 }
 
 // StartRun inserts r with Outcome "running" and StartedAt = Now, ignoring
-// r's ID, StartedAt, FinishedAt, Outcome and Error. It returns the new ID.
+// r's ID, StartedAt, FinishedAt, Outcome and Error. Host and PID default to
+// this process's. It returns the new ID.
 func (s *Store) StartRun(ctx context.Context, r Run) (int64, error) {
 	if r.Kind == "" || r.Mode == "" {
 		return 0, errors.New("journal: start run: kind and mode are required")
@@ -45,11 +50,14 @@ func (s *Store) StartRun(ctx context.Context, r Run) (int64, error) {
 		return 0, fmt.Errorf("journal: start run: %w", err)
 	}
 	parent := sql.NullInt64{Int64: r.ParentRunID, Valid: r.ParentRunID != 0}
+	if r.Host == "" && r.PID == 0 {
+		r.Host, r.PID = self()
+	}
 	res, err := s.db.ExecContext(ctx, `INSERT INTO runs
-		(kind, mode, actor, config_hash, plan_hash, summary, started_at, outcome, parent_run_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		(kind, mode, actor, config_hash, plan_hash, summary, started_at, outcome, parent_run_id, host, pid)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.Kind, r.Mode, r.Actor, r.ConfigHash, r.PlanHash, summary,
-		formatTime(s.Now()), OutcomeRunning, parent)
+		formatTime(s.Now()), OutcomeRunning, parent, r.Host, r.PID)
 	if err != nil {
 		return 0, fmt.Errorf("journal: start run: %w", err)
 	}
@@ -120,7 +128,7 @@ func (s *Store) Runs(ctx context.Context, limit int) ([]Run, error) {
 }
 
 const runColumns = `id, kind, mode, actor, config_hash, plan_hash, summary,
-	started_at, finished_at, outcome, error, parent_run_id`
+	started_at, finished_at, outcome, error, parent_run_id, host, pid`
 
 type scanner interface {
 	Scan(dest ...any) error
@@ -135,7 +143,7 @@ func scanRun(sc scanner) (Run, error) {
 		parent   sql.NullInt64
 	)
 	err := sc.Scan(&r.ID, &r.Kind, &r.Mode, &r.Actor, &r.ConfigHash, &r.PlanHash,
-		&summary, &started, &finished, &r.Outcome, &r.Error, &parent)
+		&summary, &started, &finished, &r.Outcome, &r.Error, &parent, &r.Host, &r.PID)
 	if err != nil {
 		return Run{}, err
 	}
