@@ -33,7 +33,7 @@ type Run struct {
 	FinishedAt  *time.Time
 	Outcome     string // "running", "ok", "partial", "failed", "refused"
 	Error       string
-	ParentRunID int64 // e.g. the run a rollback inverts; 0 if none
+	ParentRunID int64  // e.g. the run a rollback inverts; 0 if none
 	Host        string // the host of the process that ran it
 	PID         int    // that process's id
 }
