@@ -1,14 +1,17 @@
-// Package rollback plans the inverse of a journaled run: every applied change undone (and every
-// pending one that was written), each
-// object only if it still holds that run's after-values; objects changed since are refused and
-// reported. Objects the run created are deleted only when owned and unchanged since. It is pure:
-// the caller reads the journal and the objects as they are now.
+// Package rollback plans the inverse of a journaled run, by identity: a change is undone only
+// on the object the run wrote (the objectGUID the journal recorded) and only while that object
+// still holds the run's after-values; objects changed since, objects that are another's, and
+// writes whose outcome was never proven are refused and reported. Objects the run created are
+// deleted only when owned and unchanged since. Settle (evidence.go) is how recovery proves,
+// from the directory, whether a write with no known outcome happened. It is pure: the caller
+// reads the journal and the objects as they are now.
 package rollback
 
 import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/xtmsyncd/xtmsyncd/directory"
 	"github.com/xtmsyncd/xtmsyncd/mapper"
@@ -17,13 +20,15 @@ import (
 
 // Change is one journaled change of the run being rolled back (as the journal stores it).
 type Change struct {
-	ID     int64
-	Key    string
-	DN     string
-	Forest string
-	Action string
-	Status string
-	Attrs  []plan.AttrChange
+	ID         int64
+	Key        string
+	DN         string
+	Forest     string
+	Action     string
+	Status     string // the journal's: only "applied" is undone
+	ObjectGUID string // the object the run wrote, as the journal recorded it
+	IntentAt   time.Time
+	Attrs      []plan.AttrChange
 }
 
 // Options: how owned objects are recognised.
@@ -35,25 +40,27 @@ type Options struct {
 // Now returns the object at dn in forest as it is now, or nil when it is gone.
 type Now func(forest, dn string) *directory.Entry
 
-// Plan inverts the applied changes of run, newest first. A pending change (the run stopped
-// between its write and its outcome: a crash) may have been written: it is inverted when the
-// object shows the run's after-values, and left out when it does not.
+// Plan inverts the applied changes of run, newest first. A change whose outcome is still not
+// known (pending or unknown: recovery could not reach the directory, or the directory could
+// not prove the write) is never undone: it is listed as a conflict saying so. Failed and
+// not-applied changes wrote nothing and are left out.
 func Plan(run int64, changes []Change, now Now, o Options) *plan.Plan {
 	p := &plan.Plan{FormatVersion: plan.FormatVersion, Kind: "rollback", Source: fmt.Sprintf("journal run %d", run)}
 	for i := len(changes) - 1; i >= 0; i-- {
 		c := changes[i]
-		if c.Status != "applied" && c.Status != "pending" {
-			continue
-		}
 		forest := c.Forest
 		if forest == "" {
 			forest = plan.ForestTarget
 		}
-		inv := invert(c, forest, now(forest, c.DN), o)
-		if c.Status == "pending" && inv.Action == plan.Conflict {
-			continue // not written, or changed since: nothing of this run's to undo
+		switch c.Status {
+		case Happened:
+			p.Changes = append(p.Changes, invert(c, forest, now(forest, c.DN), o))
+		case "pending", Unproven:
+			p.Changes = append(p.Changes, plan.Change{Key: c.Key, Source: fmt.Sprintf("journal change %d", c.ID), DN: c.DN, Forest: forest,
+				Action: plan.Conflict, Reason: "outcome_not_known", Problems: []mapper.Problem{{Code: "outcome_not_known", Object: c.DN,
+					Found: "the journal has no proven outcome for this " + c.Action + " (status " + c.Status + ")",
+					Fix: "it is not undone; check the object by hand (xtmsyncd journal show " + fmt.Sprint(run) + " shows what the run meant to write)"}}})
 		}
-		p.Changes = append(p.Changes, inv)
 	}
 	for _, c := range p.Changes {
 		p.Summary.Add(c.Action)
@@ -73,6 +80,21 @@ func invert(c Change, forest string, cur *directory.Entry, o Options) plan.Chang
 	}
 	if !cur.ObjectGUID.IsZero() {
 		out.ObjectGUID = cur.ObjectGUID.String()
+	}
+	if c.ObjectGUID == "" {
+		out.Action, out.Reason = plan.Conflict, "identity_unknown"
+		out.ObjectGUID = ""
+		out.Problems = []mapper.Problem{{Code: out.Reason, Object: c.DN, Attribute: directory.AttrObjectGUID,
+			Found: "the journal holds no objectGUID for this " + c.Action + ", so nothing proves the object now at the DN is the one the run wrote",
+			Fix: "it is not undone; compare the object with the journal (xtmsyncd journal show) and undo it by hand if it is the run's"}}
+		return out
+	}
+	if !strings.EqualFold(out.ObjectGUID, c.ObjectGUID) {
+		out.Action, out.Reason = plan.Conflict, "not_the_same_object"
+		out.Problems = []mapper.Problem{{Code: out.Reason, Object: c.DN, Attribute: directory.AttrObjectGUID,
+			Found: fmt.Sprintf("objectGUID %s; the run wrote %s", out.ObjectGUID, c.ObjectGUID),
+			Fix: "the object at the DN is another one (re-created since): it is not touched"}}
+		return out
 	}
 	switch plan.Action(c.Action) {
 	case plan.Create:

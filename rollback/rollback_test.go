@@ -20,6 +20,7 @@ const (
 	tdn       = "CN=Lara Newton,OU=Migrated,OU=Users,DC=northwind,DC=test"
 	sdn       = "CN=Lara Newton,OU=Staff,DC=contoso,DC=test"
 	key       = "1ec059c7-8396-4d0b-af4e-d6bd4c12a8d8"
+	eguid     = "0a0b0c0d-0e0f-4011-8213-141516171819" // every entry's objectGUID, as the journal recorded it
 )
 
 func opts() rollback.Options { return rollback.Options{OwnerAttr: ownerAttr, OwnerValue: ownerVal} }
@@ -33,7 +34,7 @@ func (f forests) now(forest, dn string) *directory.Entry { return f[forest+"|"+s
 
 func entry(dn string, kv ...string) *directory.Entry {
 	e := directory.NewEntry(dn)
-	e.ObjectGUID, _ = directory.ParseGUID("0a0b0c0d-0e0f-4011-8213-141516171819")
+	e.ObjectGUID, _ = directory.ParseGUID(eguid)
 	for i := 0; i+1 < len(kv); i += 2 {
 		e.Attrs[kv[i]] = append(e.Attrs[kv[i]], kv[i+1])
 	}
@@ -97,7 +98,7 @@ func TestRollback_ReplaceInverted(t *testing.T) {
 			e.Set(tc.change.Name, tc.now...)
 			f := forests{}
 			f.put(plan.ForestTarget, e)
-			p := rollback.Plan(9, []rollback.Change{{ID: 41, Key: key, DN: tdn, Forest: plan.ForestTarget, Action: "update", Status: "applied",
+			p := rollback.Plan(9, []rollback.Change{{ObjectGUID: eguid, ID: 41, Key: key, DN: tdn, Forest: plan.ForestTarget, Action: "update", Status: "applied",
 				Attrs: []plan.AttrChange{tc.change}}}, f.now, opts())
 			c := one(t, p)
 			if c.Action != plan.Update || c.DN != tdn || c.Key != key || c.Forest != plan.ForestTarget || c.ObjectGUID != e.ObjectGUID.String() {
@@ -142,7 +143,7 @@ func TestRollback_IncrementalInverted(t *testing.T) {
 	f := forests{}
 	f.put(plan.ForestTarget, entry(tdn, ownerAttr, ownerVal))
 	f.now(plan.ForestTarget, tdn).Set("proxyAddresses", now...)
-	c := one(t, rollback.Plan(1, []rollback.Change{{ID: 1, DN: tdn, Action: "update", Status: "applied", Attrs: []plan.AttrChange{run}}}, f.now, opts()))
+	c := one(t, rollback.Plan(1, []rollback.Change{{ObjectGUID: eguid, ID: 1, DN: tdn, Action: "update", Status: "applied", Attrs: []plan.AttrChange{run}}}, f.now, opts()))
 	if c.Action != plan.Update {
 		t.Fatalf("change %+v", c)
 	}
@@ -165,7 +166,7 @@ func TestRollback_PrimaryFlipInverted(t *testing.T) {
 	f := forests{}
 	f.put(plan.ForestTarget, entry(tdn, ownerAttr, ownerVal))
 	f.now(plan.ForestTarget, tdn).Set("proxyAddresses", "SMTP:dave@northwind.com", "smtp:dave@northwind.mail.onmicrosoft.com")
-	c := one(t, rollback.Plan(1, []rollback.Change{{ID: 1, DN: tdn, Action: "update", Status: "applied", Attrs: []plan.AttrChange{run}}}, f.now, opts()))
+	c := one(t, rollback.Plan(1, []rollback.Change{{ObjectGUID: eguid, ID: 1, DN: tdn, Action: "update", Status: "applied", Attrs: []plan.AttrChange{run}}}, f.now, opts()))
 	if c.Action != plan.Update {
 		t.Fatalf("primary flip not rolled back: %s %+v", c.Action, c.Problems)
 	}
@@ -210,7 +211,7 @@ func TestRollback_RefusedWhenChangedSince(t *testing.T) {
 				tc.now.Set(ownerAttr, ownerVal)
 				f.put(plan.ForestTarget, tc.now)
 			}
-			p := rollback.Plan(3, []rollback.Change{{ID: 7, Key: key, DN: tdn, Forest: plan.ForestTarget, Action: tc.action, Status: "applied", Attrs: tc.attrs}}, f.now, opts())
+			p := rollback.Plan(3, []rollback.Change{{ObjectGUID: eguid, ID: 7, Key: key, DN: tdn, Forest: plan.ForestTarget, Action: tc.action, Status: "applied", Attrs: tc.attrs}}, f.now, opts())
 			refused(t, one(t, p), tc.attr)
 			if p.Summary.Conflict != 1 || p.Summary.Writes() != 0 {
 				t.Errorf("summary %+v", p.Summary)
@@ -258,7 +259,7 @@ func TestRollback_CreateDeletedOnlyWhenOwnedAndUnchanged(t *testing.T) {
 			tc.mutate(e)
 			f := forests{}
 			f.put(plan.ForestTarget, e)
-			p := rollback.Plan(2, []rollback.Change{{ID: 5, Key: key, DN: tdn, Forest: plan.ForestTarget, Action: "create", Status: "applied", Attrs: created}}, f.now, opts())
+			p := rollback.Plan(2, []rollback.Change{{ObjectGUID: eguid, ID: 5, Key: key, DN: tdn, Forest: plan.ForestTarget, Action: "create", Status: "applied", Attrs: created}}, f.now, opts())
 			c := one(t, p)
 			if tc.attr != "" {
 				refused(t, c, tc.attr)
@@ -285,7 +286,7 @@ func TestRollback_OnlyAppliedChanges(t *testing.T) {
 	f := forests{}
 	f.put(plan.ForestTarget, entry(tdn, "targetAddress", "SMTP:new@northwind.com"))
 	ch := func(id int64, status string) rollback.Change {
-		return rollback.Change{ID: id, DN: tdn, Forest: plan.ForestTarget, Action: "update", Status: status,
+		return rollback.Change{ObjectGUID: eguid, ID: id, DN: tdn, Forest: plan.ForestTarget, Action: "update", Status: status,
 			Attrs: []plan.AttrChange{{Name: "targetAddress", Before: []string{"SMTP:old@contoso.com"}, After: []string{"SMTP:new@northwind.com"}}}}
 	}
 	p := rollback.Plan(1, []rollback.Change{ch(1, "failed"), ch(2, "applied"), ch(4, "planned"), ch(5, "")}, f.now, opts())
@@ -298,32 +299,65 @@ func TestRollback_OnlyAppliedChanges(t *testing.T) {
 	}
 }
 
-// A pending change is one whose outcome was never journaled: the run stopped (a crash) after
-// its intent, maybe after its write. The directory tells: it is undone when the object shows the
-// run's after-values, and left out, not reported as a conflict, when it does not.
-func TestRollback_PendingChangeUndoneOnlyWhenItWasWritten(t *testing.T) {
-	upd := rollback.Change{ID: 3, DN: tdn, Forest: plan.ForestTarget, Action: "update", Status: "pending",
-		Attrs: []plan.AttrChange{{Name: "targetAddress", Before: []string{"SMTP:old@contoso.com"}, After: []string{"SMTP:new@northwind.com"}}}}
+// A change whose outcome was never proven (pending: the run crashed between its write and its
+// outcome; unknown: the connection dropped after the write was sent) is never undone, whatever
+// the object holds now: recovery settles it against the directory first (Settle), and what it
+// could not prove is listed as a conflict for a person to check.
+func TestRollback_UnprovenOutcomeNeverUndone(t *testing.T) {
 	written := forests{}
-	written.put(plan.ForestTarget, entry(tdn, "targetAddress", "SMTP:new@northwind.com"))
-	c := one(t, rollback.Plan(1, []rollback.Change{upd}, written.now, opts()))
-	if c.Action != plan.Update || !slices.Equal(attrOf(c, "targetAddress").After, []string{"SMTP:old@contoso.com"}) {
-		t.Errorf("written pending update: %+v, want it undone", c)
+	written.put(plan.ForestTarget, entry(tdn, "targetAddress", "SMTP:new@northwind.com", ownerAttr, ownerVal))
+	for _, status := range []string{"pending", "unknown"} {
+		for _, action := range []string{"update", "create"} {
+			c := rollback.Change{ID: 3, DN: tdn, Forest: plan.ForestTarget, Action: action, Status: status, ObjectGUID: eguid,
+				Attrs: []plan.AttrChange{{Name: "targetAddress", Before: []string{"SMTP:old@contoso.com"}, After: []string{"SMTP:new@northwind.com"}}}}
+			got := one(t, rollback.Plan(1, []rollback.Change{c}, written.now, opts()))
+			if got.Action != plan.Conflict || got.Reason != "outcome_not_known" || len(got.Problems) != 1 || got.Problems[0].Fix == "" {
+				t.Errorf("%s %s: %+v, want a conflict outcome_not_known", status, action, got)
+			}
+		}
 	}
-	notWritten := forests{}
-	notWritten.put(plan.ForestTarget, entry(tdn, "targetAddress", "SMTP:old@contoso.com"))
-	if p := rollback.Plan(1, []rollback.Change{upd}, notWritten.now, opts()); len(p.Changes) != 0 {
-		t.Errorf("pending update never written: %+v, want nothing to undo", p.Changes)
+	// not applied (settled: it did not happen) and failed wrote nothing: nothing to show
+	for _, status := range []string{"not_applied", "failed"} {
+		c := rollback.Change{ID: 3, DN: tdn, Action: "update", Status: status, ObjectGUID: eguid}
+		if p := rollback.Plan(1, []rollback.Change{c}, written.now, opts()); len(p.Changes) != 0 {
+			t.Errorf("%s: %+v", status, p.Changes)
+		}
 	}
-	create := rollback.Change{ID: 4, DN: tdn, Forest: plan.ForestTarget, Action: "create", Status: "pending",
-		Attrs: []plan.AttrChange{{Name: ownerAttr, After: []string{ownerVal}}, {Name: "mail", After: []string{"lara@northwind.com"}}}}
-	if p := rollback.Plan(1, []rollback.Change{create}, forests{}.now, opts()); len(p.Changes) != 0 {
-		t.Errorf("pending create whose object does not exist: %+v, want nothing to undo", p.Changes)
-	}
-	created := forests{}
-	created.put(plan.ForestTarget, entry(tdn, ownerAttr, ownerVal, "mail", "lara@northwind.com"))
-	if c := one(t, rollback.Plan(1, []rollback.Change{create}, created.now, opts())); c.Action != plan.Delete {
-		t.Errorf("written pending create: %+v, want it deleted", c)
+}
+
+// Rollback by identity: the object at the DN must be the one the run wrote. One re-created
+// since (another objectGUID: a re-run, another journal's sync, an admin) is never touched, and
+// a change whose objectGUID the journal lacks is not undone on the strength of its values.
+func TestRollback_OnlyTheObjectTheRunWrote(t *testing.T) {
+	other := forests{}
+	e := entry(tdn, ownerAttr, ownerVal, "mail", "lara@northwind.com")
+	e.ObjectGUID, _ = directory.ParseGUID("99999999-0e0f-4011-8213-141516171819")
+	other.put(plan.ForestTarget, e)
+	same := forests{}
+	same.put(plan.ForestTarget, entry(tdn, ownerAttr, ownerVal, "mail", "lara@northwind.com"))
+	created := []plan.AttrChange{{Name: ownerAttr, After: []string{ownerVal}}, {Name: "mail", After: []string{"lara@northwind.com"}}}
+	for _, tc := range []struct {
+		name   string
+		guid   string
+		now    forests
+		action plan.Action
+		reason string
+	}{
+		{"the run's object: deleted", eguid, same, plan.Delete, ""},
+		{"the run's object, GUID in another case: deleted", strings.ToUpper(eguid), same, plan.Delete, ""},
+		{"re-created since with the same values: refused", eguid, other, plan.Conflict, "not_the_same_object"},
+		{"no objectGUID journaled: refused", "", same, plan.Conflict, "identity_unknown"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := one(t, rollback.Plan(1, []rollback.Change{{ID: 1, Key: key, DN: tdn, Forest: plan.ForestTarget, Action: "create",
+				Status: "applied", ObjectGUID: tc.guid, Attrs: created}}, tc.now.now, opts()))
+			if c.Action != tc.action || c.Reason != tc.reason {
+				t.Fatalf("%s %s, want %s %s", c.Action, c.Reason, tc.action, tc.reason)
+			}
+			if c.Action == plan.Conflict && (len(c.Problems) != 1 || c.Problems[0].Attribute != directory.AttrObjectGUID || c.Problems[0].Fix == "") {
+				t.Errorf("problems %+v", c.Problems)
+			}
+		})
 	}
 }
 
@@ -333,11 +367,11 @@ func TestRollback_NewestFirst(t *testing.T) {
 	f.put(plan.ForestTarget, entry(tdn, "targetAddress", "SMTP:c@northwind.com", "displayName", "Lara", ownerAttr, ownerVal))
 	f.put(plan.ForestSource, entry(sdn, "targetAddress", "SMTP:c@northwind.com"))
 	changes := []rollback.Change{
-		{ID: 10, DN: tdn, Forest: plan.ForestTarget, Action: "update", Status: "applied",
+		{ObjectGUID: eguid, ID: 10, DN: tdn, Forest: plan.ForestTarget, Action: "update", Status: "applied",
 			Attrs: []plan.AttrChange{{Name: "displayName", Before: []string{"L"}, After: []string{"Lara"}}}},
-		{ID: 11, DN: sdn, Forest: plan.ForestSource, Action: "update", Status: "applied",
+		{ObjectGUID: eguid, ID: 11, DN: sdn, Forest: plan.ForestSource, Action: "update", Status: "applied",
 			Attrs: []plan.AttrChange{{Name: "targetAddress", Before: []string{"SMTP:a@contoso.com"}, After: []string{"SMTP:c@northwind.com"}}}},
-		{ID: 12, DN: tdn, Forest: plan.ForestTarget, Action: "update", Status: "applied",
+		{ObjectGUID: eguid, ID: 12, DN: tdn, Forest: plan.ForestTarget, Action: "update", Status: "applied",
 			Attrs: []plan.AttrChange{{Name: "targetAddress", Before: []string{"SMTP:a@contoso.com"}, After: []string{"SMTP:c@northwind.com"}}}},
 	}
 	p := rollback.Plan(4, changes, f.now, opts())
@@ -361,7 +395,7 @@ func TestRollback_DeleteCannotBeUndone(t *testing.T) {
 		if present {
 			f.put(plan.ForestTarget, entry(tdn, ownerAttr, ownerVal))
 		}
-		p := rollback.Plan(8, []rollback.Change{{ID: 3, DN: tdn, Forest: plan.ForestTarget, Action: "delete", Status: "applied",
+		p := rollback.Plan(8, []rollback.Change{{ObjectGUID: eguid, ID: 3, DN: tdn, Forest: plan.ForestTarget, Action: "delete", Status: "applied",
 			Attrs: []plan.AttrChange{{Name: "cn", Before: []string{"Lara Newton"}}}}}, f.now, opts())
 		c := one(t, p)
 		if c.Action != plan.Conflict || len(c.Attrs) != 0 || len(c.Problems) != 1 || c.Problems[0].Fix == "" {
@@ -386,7 +420,7 @@ func TestRollback_SourceForest(t *testing.T) {
 		return nil
 	}
 	changes := []rollback.Change{
-		{ID: 1, DN: sdn, Forest: plan.ForestSource, Action: "update", Status: "applied", Attrs: []plan.AttrChange{
+		{ObjectGUID: eguid, ID: 1, DN: sdn, Forest: plan.ForestSource, Action: "update", Status: "applied", Attrs: []plan.AttrChange{
 			{Name: "targetAddress", Before: []string{"SMTP:LaraN@contoso.mail.onmicrosoft.com"}, After: []string{"SMTP:LaraN@northwind.mail.onmicrosoft.com"}},
 			{Name: "msExchRemoteRecipientType", Before: []string{"8"}},
 			{Name: "msExchRecipientTypeDetails", Before: []string{"2147483648"}, After: []string{"128"}},
@@ -410,7 +444,7 @@ func TestRollback_SourceForest(t *testing.T) {
 
 	// A source-forest create (not something cutover does today) is deleted without the marker.
 	src2 := entry(sdn, "cn", "Lara Newton")
-	p := rollback.Plan(5, []rollback.Change{{ID: 2, DN: sdn, Forest: plan.ForestSource, Action: "create", Status: "applied",
+	p := rollback.Plan(5, []rollback.Change{{ObjectGUID: eguid, ID: 2, DN: sdn, Forest: plan.ForestSource, Action: "create", Status: "applied",
 		Attrs: []plan.AttrChange{{Name: "cn", After: []string{"Lara Newton"}}}}},
 		func(forest, dn string) *directory.Entry {
 			if forest == plan.ForestSource {
@@ -427,7 +461,7 @@ func TestRollback_SourceForest(t *testing.T) {
 func TestRollback_EmptyUpdateUnchanged(t *testing.T) {
 	f := forests{}
 	f.put(plan.ForestTarget, entry(tdn))
-	c := one(t, rollback.Plan(1, []rollback.Change{{ID: 1, DN: tdn, Action: "update", Status: "applied"}}, f.now, opts()))
+	c := one(t, rollback.Plan(1, []rollback.Change{{ObjectGUID: eguid, ID: 1, DN: tdn, Action: "update", Status: "applied"}}, f.now, opts()))
 	if c.Action != plan.Unchanged || len(c.Attrs) != 0 {
 		t.Errorf("change %+v", c)
 	}
