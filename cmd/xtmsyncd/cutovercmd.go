@@ -12,6 +12,7 @@ import (
 	"github.com/xtmsyncd/xtmsyncd/directory"
 	"github.com/xtmsyncd/xtmsyncd/engine"
 	"github.com/xtmsyncd/xtmsyncd/internal/app"
+	"github.com/xtmsyncd/xtmsyncd/journal"
 	"github.com/xtmsyncd/xtmsyncd/plan"
 )
 
@@ -45,7 +46,7 @@ func (m *Main) cutover(ctx context.Context, args []string) error {
 	if (*completed == "") == !*fromGraph {
 		return errors.New("cutover: give either --completed FILE (a CSV exported from the target tenant) or --from-graph")
 	}
-	return m.planAndApply(ctx, a, "cutover", 0, func(r *app.Rig) (*plan.Plan, error) {
+	return m.planAndApply(ctx, a, "cutover", 0, func(r *app.Rig, _ *journal.Store) (*plan.Plan, error) {
 		if *fromGraph {
 			return r.PlanCutover(ctx, app.GraphCompletions{R: r})
 		}
@@ -67,26 +68,26 @@ func (m *Main) rollback(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("rollback: %q is not a run number (see xtmsyncd journal list)", pos[0])
 	}
-	return m.planAndApply(ctx, a, "rollback", run, func(r *app.Rig) (*plan.Plan, error) {
-		j, err := app.OpenJournal(ctx, r.Config)
-		if err != nil {
-			return nil, err
-		}
-		defer j.Close()
+	return m.planAndApply(ctx, a, "rollback", run, func(r *app.Rig, j *journal.Store) (*plan.Plan, error) {
 		return r.PlanRollback(ctx, j, run)
 	})
 }
 
 // planAndApply is the shared path of cutover and rollback: plan, render, and with --confirm
 // apply through the engine, journaled like sync.
-func (m *Main) planAndApply(ctx context.Context, a *applyFlags, kind string, parent int64, build func(*app.Rig) (*plan.Plan, error)) error {
+func (m *Main) planAndApply(ctx context.Context, a *applyFlags, kind string, parent int64, build func(*app.Rig, *journal.Store) (*plan.Plan, error)) error {
 	r, err := m.connect(ctx, *a.path)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
 	c := r.Config
-	p, err := build(r)
+	j, err := m.openAndReconcile(ctx, r)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	p, err := build(r, j)
 	if err != nil {
 		return err
 	}
@@ -98,11 +99,6 @@ func (m *Main) planAndApply(ctx context.Context, a *applyFlags, kind string, par
 		fmt.Fprintf(m.Stderr, "dry run: nothing was written. Re-run with --confirm to apply.\n")
 		return nil
 	}
-	j, err := app.OpenJournal(ctx, c)
-	if err != nil {
-		return err
-	}
-	defer j.Close()
 	r.Engine.Journal = app.Journal{S: j}
 	if m.IsTerminal != nil && m.IsTerminal(m.Stderr) {
 		r.Engine.Progress = progress(m.Stderr, time.Now())
@@ -114,6 +110,10 @@ func (m *Main) planAndApply(ctx context.Context, a *applyFlags, kind string, par
 			engine.Options{AllowLarge: *a.allowLarge})
 		return err
 	})
+	var locked *journal.LockedError
+	if errors.As(err, &locked) {
+		return err // nothing was started: no run to report
+	}
 	if err != nil && errors.Is(err, directory.ErrUnsafePlan) {
 		fmt.Fprintf(m.Stderr, "refused (journal run %d): nothing was written\n", res.RunID)
 		return err

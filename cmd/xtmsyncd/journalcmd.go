@@ -78,12 +78,32 @@ func (m *Main) journal(ctx context.Context, args []string) error {
 	if run.Error != "" {
 		fmt.Fprintf(m.Stdout, "error: %s\n", run.Error)
 	}
+	if run.Host != "" {
+		fmt.Fprintf(m.Stdout, "process: pid %d on %s\n", run.PID, run.Host)
+	}
+	resolved := map[string]int{}
+	for _, ch := range changes {
+		if ch.Resolution != "" {
+			resolved[ch.Status]++
+		}
+	}
+	if len(resolved) > 0 {
+		fmt.Fprintf(m.Stdout, "recovery: %d writes settled against the directory after the run (%d applied, %d not applied, %d unproven)\n",
+			resolved[journal.StatusApplied]+resolved[journal.StatusNotApplied]+resolved[journal.StatusUnknown],
+			resolved[journal.StatusApplied], resolved[journal.StatusNotApplied], resolved[journal.StatusUnknown])
+	}
 	for _, ch := range changes {
 		fmt.Fprintf(m.Stdout, "\n#%d %s %s  [%s] %s", ch.ID, ch.Status, ch.Action, ch.Forest, ch.DN)
+		if ch.ObjectGUID != "" {
+			fmt.Fprintf(m.Stdout, "  objectGUID %s", ch.ObjectGUID)
+		}
 		if ch.Error != "" {
 			fmt.Fprintf(m.Stdout, "  error: %s", ch.Error)
 		}
 		fmt.Fprintln(m.Stdout)
+		if ch.Resolution != "" {
+			fmt.Fprintf(m.Stdout, "    %s\n", ch.Resolution)
+		}
 		for _, a := range ch.Attrs {
 			switch {
 			case len(a.Add) > 0 || len(a.Delete) > 0:

@@ -11,6 +11,7 @@ import (
 	"github.com/xtmsyncd/xtmsyncd/directory"
 	"github.com/xtmsyncd/xtmsyncd/engine"
 	"github.com/xtmsyncd/xtmsyncd/internal/app"
+	"github.com/xtmsyncd/xtmsyncd/journal"
 	"github.com/xtmsyncd/xtmsyncd/plan"
 	"github.com/xtmsyncd/xtmsyncd/writer"
 )
@@ -80,6 +81,13 @@ func (m *Main) sync(ctx context.Context, args []string) error {
 	}
 	defer r.Close()
 	c := r.Config
+	// The journal first: a journal that cannot record the run must fail before the plan is
+	// shown, and what a crash left must be settled before anything is planned or written.
+	j, err := m.openAndReconcile(ctx, r)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
 	p, err := r.Engine.Plan(ctx)
 	if err != nil {
 		return err
@@ -88,11 +96,6 @@ func (m *Main) sync(ctx context.Context, args []string) error {
 	if err := m.render(p, *format, "", false); err != nil {
 		return err
 	}
-	j, err := app.OpenJournal(ctx, c)
-	if err != nil {
-		return err
-	}
-	defer j.Close()
 	r.Engine.Journal = app.Journal{S: j}
 	if *confirm && m.IsTerminal != nil && m.IsTerminal(m.Stderr) {
 		r.Engine.Progress = progress(m.Stderr, time.Now())
@@ -109,7 +112,10 @@ func (m *Main) sync(ctx context.Context, args []string) error {
 	} else {
 		err = apply()
 	}
+	var locked *journal.LockedError
 	switch {
+	case errors.As(err, &locked):
+		return err // nothing was started: no run to report
 	case err != nil && errors.Is(err, directory.ErrUnsafePlan):
 		fmt.Fprintf(m.Stderr, "refused (journal run %d): nothing was written\n", res.RunID)
 		return err
@@ -136,4 +142,23 @@ func progress(w io.Writer, start time.Time) func(done, total int) {
 			fmt.Fprintln(w)
 		}
 	}
+}
+
+// openAndReconcile opens the journal (recovering the runs of processes that are gone) and
+// settles, against the directories, the writes that crashed or cut-off runs left without a
+// known outcome. It says on stderr what it settled.
+func (m *Main) openAndReconcile(ctx context.Context, r *app.Rig) (*journal.Store, error) {
+	j, err := app.OpenJournal(ctx, r.Config)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := r.Reconcile(ctx, j)
+	if err != nil {
+		j.Close()
+		return nil, fmt.Errorf("recovery: %w (the journal is intact; re-run when the directory answers)", err)
+	}
+	if rec.Total()+rec.GUIDs > 0 {
+		fmt.Fprintf(m.Stderr, "recovery: %s (xtmsyncd journal list shows the runs)\n", rec)
+	}
+	return j, nil
 }

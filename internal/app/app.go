@@ -120,7 +120,9 @@ func DiffOptions(c *config.Config) plan.Options {
 	return plan.Options{OU: c.Target.OU, Anchor: c.Mapping.Anchor, OwnerAttr: c.Mapping.Owner.Attribute, OwnerValue: c.Mapping.Owner.Value}
 }
 
-// OpenJournal opens the configured journal, creating its directory (0700) if needed.
+// OpenJournal opens the configured journal, creating its directory (0700) if needed, and
+// recovers what a crash left: runs left "running" by a process that is gone become "crashed"
+// (their writes with no outcome wait for Reconcile, which needs the directories).
 func OpenJournal(ctx context.Context, c *config.Config) (*journal.Store, error) {
 	if dir := filepath.Dir(c.Journal.Path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -129,6 +131,10 @@ func OpenJournal(ctx context.Context, c *config.Config) (*journal.Store, error) 
 	}
 	j, err := journal.Open(ctx, c.Journal.Path)
 	if err != nil {
+		return nil, fmt.Errorf("journal %s: %w", c.Journal.Path, err)
+	}
+	if _, err := j.RecoverCrashed(ctx, ApplyLockTTL); err != nil {
+		j.Close()
 		return nil, fmt.Errorf("journal %s: %w", c.Journal.Path, err)
 	}
 	return j, nil

@@ -28,14 +28,14 @@ func (j Journal) RecordIntent(ctx context.Context, runID int64, c plan.Change) (
 }
 
 func (j Journal) RecordOutcome(ctx context.Context, id int64, guid string, err error) error {
-	return j.S.RecordOutcome(ctx, id, guid, err)
+	return j.S.RecordOutcome(ctx, id, guid, journalErr(err))
 }
 
 // RecordGroup commits the outcomes of some changes and the intents of the next ones together.
 func (j Journal) RecordGroup(ctx context.Context, outcomes []engine.Outcome, runID int64, next []plan.Change) ([]int64, error) {
 	outs := make([]journal.Outcome, len(outcomes))
 	for i, o := range outcomes {
-		outs[i] = journal.Outcome{ChangeID: o.ChangeID, ObjectGUID: o.ObjectGUID, Err: o.Err}
+		outs[i] = journal.Outcome{ChangeID: o.ChangeID, ObjectGUID: o.ObjectGUID, Err: journalErr(o.Err)}
 	}
 	cs := make([]journal.Change, len(next))
 	for i, c := range next {

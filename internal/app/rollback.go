@@ -11,14 +11,19 @@ import (
 	"github.com/xtmsyncd/xtmsyncd/journal"
 	"github.com/xtmsyncd/xtmsyncd/plan"
 	"github.com/xtmsyncd/xtmsyncd/rollback"
-	"github.com/xtmsyncd/xtmsyncd/writer"
 )
 
-// PlanRollback reads run's applied changes from the journal and the objects as they are now,
-// and plans their inverse.
+// PlanRollback plans the inverse of run: it refuses a run already rolled back, settles what
+// crashes left unknown (Reconcile), then reads each object the run wrote as it is now.
 func (r *Rig) PlanRollback(ctx context.Context, j *journal.Store, run int64) (*plan.Plan, error) {
 	if _, err := j.Run(ctx, run); err != nil {
 		return nil, fmt.Errorf("run %d: %w", run, err)
+	}
+	if err := checkNotRolledBack(ctx, j, run); err != nil {
+		return nil, err
+	}
+	if _, err := r.Reconcile(ctx, j); err != nil {
+		return nil, err
 	}
 	jc, err := j.Changes(ctx, run)
 	if err != nil {
@@ -26,18 +31,10 @@ func (r *Rig) PlanRollback(ctx context.Context, j *journal.Store, run int64) (*p
 	}
 	changes := make([]rollback.Change, len(jc))
 	for i, c := range jc {
-		attrs := make([]plan.AttrChange, len(c.Attrs))
-		for k, a := range c.Attrs {
-			attrs[k] = plan.AttrChange{Name: a.Name, Before: a.Before, After: a.After, Add: a.Add, Delete: a.Delete}
-		}
-		changes[i] = rollback.Change{ID: c.ID, Key: c.Key, DN: c.DN, Forest: c.Forest, Action: c.Action, Status: c.Status, Attrs: attrs}
+		changes[i] = rollbackChange(c)
 	}
 	var readErr error
 	now := func(forest, dn string) *directory.Entry {
-		var w *writer.Client = r.Target
-		if forest == plan.ForestSource {
-			w = r.SourceWriter
-		}
 		names := []string{r.Config.Mapping.Owner.Attribute}
 		for _, c := range changes {
 			if strings.EqualFold(c.DN, dn) {
@@ -48,7 +45,7 @@ func (r *Rig) PlanRollback(ctx context.Context, j *journal.Store, run int64) (*p
 				}
 			}
 		}
-		e, err := w.Read(ctx, dn, names)
+		e, err := r.writerOf(forest).Read(ctx, dn, names)
 		if err != nil && readErr == nil {
 			readErr = err
 		}
