@@ -102,7 +102,7 @@ func (r *Rig) Reconcile(ctx context.Context, j *journal.Store) (Reconciled, erro
 		default:
 			out.Unproven++
 		}
-		r.Log.Info("reconciled a write with no known outcome", "run_id", jc.RunID, "change", jc.ID, "action", jc.Action,
+		r.Log.Debug("reconciled a write with no known outcome", "run_id", jc.RunID, "change", jc.ID, "action", jc.Action,
 			"dn", jc.DN, "status", status, "why", v.Why)
 	}
 	return out, nil
@@ -168,9 +168,9 @@ func checkNotRolledBack(ctx context.Context, j *journal.Store, run int64) error 
 	if err != nil || rb.ID == 0 {
 		return err
 	}
-	return fmt.Errorf("run %d: %w by run %d (%s, %d changes undone, %s): rolling it back again could undo what was written since; "+
-		"to redo run %d, roll back run %d first (xtmsyncd rollback %d); for what run %d refused, see xtmsyncd journal show %d",
-		run, ErrAlreadyRolledBack, rb.ID, rb.Outcome, n, rb.StartedAt.Local().Format(time.RFC3339), run, rb.ID, rb.ID, rb.ID, rb.ID)
+	return fmt.Errorf("run %d: %w by run %d (%s, %d changes undone, %s): a second rollback could undo what was written since, so it is refused; "+
+		"xtmsyncd journal show %d lists what was undone and what was refused (fix those by hand)",
+		run, ErrAlreadyRolledBack, rb.ID, rb.Outcome, n, rb.StartedAt.Local().Format(time.RFC3339), rb.ID)
 }
 
 // outcomeUnknown marks an outcome error for the journal as "sent, answer lost" while keeping its
