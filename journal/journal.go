@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -49,10 +50,20 @@ type Store struct {
 	insertIntentStmt, updateOutcomeStmt *sql.Stmt
 }
 
+// ErrCorrupt is returned (wrapped) by Open when the journal file fails SQLite's
+// PRAGMA quick_check, or is not a SQLite database at all.
+var ErrCorrupt = errors.New("journal: file is damaged")
+
 // Open opens (creating with file mode 0600 if needed) the journal at path
 // and applies any pending embedded migrations. An existing file whose mode
 // is more permissive than 0600 is chmod-ed to 0600. The path ":memory:"
 // opens a private in-memory journal, which lives as long as the Store.
+//
+// A file is first checked with PRAGMA quick_check (every page of every table
+// and index is read and its structure verified; measured, 150 ms for a
+// journal of 100,000 changes, 48 MB, in the page cache, and 14 ms for
+// 10,000: BenchmarkOpen_QuickCheck): a damaged journal fails with ErrCorrupt
+// before anything is written to it or, by the caller, to a directory.
 func Open(ctx context.Context, path string) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("journal: open: empty path")
@@ -80,6 +91,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.SetConnMaxLifetime(0)
 		db.SetConnMaxIdleTime(0)
 	}
+	if path != memoryPath {
+		if err := quickCheck(ctx, db, path); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	s := &Store{db: db, now: time.Now}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
@@ -93,6 +110,57 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("journal: open %s: prepare: %w", path, err)
 	}
 	return s, nil
+}
+
+// quickCheck runs PRAGMA quick_check on the journal file at path and returns an error wrapping
+// ErrCorrupt, naming the file, what SQLite found and what to do, when it finds a problem.
+func quickCheck(ctx context.Context, db *sql.DB, path string) error {
+	rows, err := db.QueryContext(ctx, "PRAGMA quick_check(5)")
+	var problems []string
+	if err == nil {
+		for rows.Next() {
+			var line string
+			if err = rows.Scan(&line); err != nil {
+				break
+			}
+			for _, l := range strings.Split(line, "\n") {
+				if l = strings.TrimSpace(l); l != "ok" && l != "" && !strings.HasPrefix(l, "***") {
+					problems = append(problems, l)
+				}
+			}
+		}
+		if err == nil {
+			err = rows.Err()
+		}
+		rows.Close()
+	}
+	if err != nil && !isCorruptErr(err) {
+		return fmt.Errorf("journal: open %s: quick_check: %w", path, err)
+	}
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s fails SQLite's PRAGMA quick_check (%s): xtmsyncd will not plan or write with a journal it cannot trust; "+
+		"stop every xtmsyncd process that uses it, move the file aside (mv %[2]s %[2]s.damaged, with its -wal and -shm files if present), "+
+		"then restore the latest backup of the journal to that path, or let xtmsyncd create a new, empty journal there "+
+		"(the history of earlier runs, and their rollback, are then lost; `sqlite3 %[2]s.damaged .recover` may save rows)",
+		ErrCorrupt, path, strings.Join(problems, "; "))
+}
+
+// isCorruptErr reports whether err is SQLite's SQLITE_CORRUPT (11) or SQLITE_NOTADB (26).
+func isCorruptErr(err error) bool {
+	var coded interface{ Code() int }
+	if !errors.As(err, &coded) {
+		return false
+	}
+	switch coded.Code() & 0xff {
+	case 11, 26:
+		return true
+	}
+	return false
 }
 
 // Close closes the underlying database.
