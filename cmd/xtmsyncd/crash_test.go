@@ -255,3 +255,31 @@ func TestCrash_KillDuringSyncThenRerunThenRollback(t *testing.T) {
 	slices.Reverse(kinds)
 	t.Logf("runs: %v", kinds)
 }
+
+// A live holder's lock refuses a second writer with who holds it, and no made-up run line.
+func TestSync_LockRefusalNamesTheHolderAndNoRun(t *testing.T) {
+	src := ldaptest.Open(t, "source")
+	tgt := ldaptest.Open(t, "target")
+	o, ou := ldaptest.Synthetic(t, src, tgt, 3)
+	c := ldaptest.SyncConfig(t, src, tgt, o.GroupDN(), ou)
+	c.Source.BindPassword = "${XTM_TEST_PW}"
+	c.Target.BindPassword = "${XTM_TEST_PW}"
+	t.Setenv("XTM_TEST_PW", src.Config.Password().Reveal())
+	raw, err := yaml.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := writeFile(t, "xtmsyncd.yaml", string(raw))
+	j, err := app.OpenJournal(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if _, err := j.AcquireLock(context.Background(), app.LockApply, "xtmsyncd sync by admin@other pid 4242", app.ApplyLockTTL); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runMain(t, "sync", "--confirm", "-config", cfgPath)
+	if code != ExitError || !strings.Contains(stderr, "admin@other pid 4242") || strings.Contains(stderr, "run 0") {
+		t.Errorf("exit %d:\n%s", code, stderr)
+	}
+}
