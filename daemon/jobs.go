@@ -30,6 +30,13 @@ func (d *Daemon) job(ctx context.Context, job string, log *slog.Logger) (string,
 	}
 	defer r.Close()
 	r.Engine.Journal = app.Journal{S: d.store}
+	// What a crash left (this process's or another's) is settled before anything is planned.
+	if rec, err := r.Reconcile(ctx, d.store); err != nil {
+		d.journalRun(ctx, job, "job", journal.OutcomeFailed, nil, fmt.Errorf("recovery: %w", err))
+		return journal.OutcomeFailed, err
+	} else if rec.Total()+rec.GUIDs > 0 {
+		log.Info("recovery", "job", job, "settled", rec.String())
+	}
 	r.Engine.OnRead = d.Metrics.read
 	r.Engine.OnWrite = func(c plan.Change, err error) { d.Metrics.write(c.Forest, string(c.Action), err) }
 	switch job {
