@@ -20,8 +20,8 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// crashRig runs the real binary against the test forests with a config of its own.
-type crashRig struct {
+// binaryRig runs the real binary against the test forests with a config of its own.
+type binaryRig struct {
 	t       *testing.T
 	bin     string
 	cfgPath string
@@ -30,7 +30,9 @@ type crashRig struct {
 	tgt     *ldaptest.Dir
 }
 
-func newCrashRig(t *testing.T, n int) *crashRig {
+// newBinaryRig gives the test n synthetic mailboxes, an empty target OU, a config file for them
+// (tune changes it before it is written) and the binary built.
+func newBinaryRig(t *testing.T, n int, tune ...func(*config.Config)) *binaryRig {
 	t.Helper()
 	src := ldaptest.Open(t, "source")
 	tgt := ldaptest.Open(t, "target")
@@ -39,12 +41,15 @@ func newCrashRig(t *testing.T, n int) *crashRig {
 	c.Source.BindPassword = "${XTM_TEST_PW}"
 	c.Target.BindPassword = "${XTM_TEST_PW}"
 	c.Limits.MaxChanges = 10 * n
+	for _, f := range tune {
+		f(c)
+	}
 	raw, err := yaml.Marshal(c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	r := &crashRig{t: t, cfg: c, tgt: tgt, cfgPath: filepath.Join(dir, "xtmsyncd.yaml"), bin: filepath.Join(dir, "xtmsyncd"),
+	r := &binaryRig{t: t, cfg: c, tgt: tgt, cfgPath: filepath.Join(dir, "xtmsyncd.yaml"), bin: filepath.Join(dir, "xtmsyncd"),
 		env: append(os.Environ(), "XTM_TEST_PW="+src.Config.Password().Reveal())}
 	if err := os.WriteFile(r.cfgPath, raw, 0o600); err != nil {
 		t.Fatal(err)
@@ -55,14 +60,14 @@ func newCrashRig(t *testing.T, n int) *crashRig {
 	return r
 }
 
-func (r *crashRig) command(args ...string) *exec.Cmd {
+func (r *binaryRig) command(args ...string) *exec.Cmd {
 	cmd := exec.Command(r.bin, append(args, "-config", r.cfgPath)...)
 	cmd.Env = r.env
 	return cmd
 }
 
 // run runs the binary to its end and returns its exit code and stderr.
-func (r *crashRig) run(args ...string) (int, string) {
+func (r *binaryRig) run(args ...string) (int, string) {
 	r.t.Helper()
 	cmd := r.command(args...)
 	var stderr bytes.Buffer
@@ -87,7 +92,7 @@ func tail(s string, n int) string {
 }
 
 // objects returns the objectGUIDs of the MailUsers in the target OU.
-func (r *crashRig) objects() map[string]bool {
+func (r *binaryRig) objects() map[string]bool {
 	r.t.Helper()
 	res, err := r.tgt.Conn.SearchWithPaging(ldap.NewSearchRequest(r.cfg.Target.OU, ldap.ScopeSingleLevel, ldap.NeverDerefAliases, 0, 0, false,
 		"(objectClass=user)", []string{directory.AttrObjectGUID, directory.AttrMailboxGUID}, nil), 1000)
@@ -111,7 +116,7 @@ func (r *crashRig) objects() map[string]bool {
 	return out
 }
 
-func (r *crashRig) journal() *journal.Store {
+func (r *binaryRig) journal() *journal.Store {
 	r.t.Helper()
 	j, err := journal.Open(context.Background(), r.cfg.Journal.Path) // journal.Open: no recovery, what the file holds
 	if err != nil {
@@ -138,7 +143,7 @@ func count(cs []journal.Change, action, status string) int {
 // run is refused and deletes nothing.
 func TestCrash_KillDuringSyncThenRerunThenRollback(t *testing.T) {
 	const n = 400
-	r := newCrashRig(t, n)
+	r := newBinaryRig(t, n)
 	j := r.journal()
 	ctx := context.Background()
 

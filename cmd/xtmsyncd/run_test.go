@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -12,9 +10,7 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 	"github.com/xtmsyncd/xtmsyncd/config"
-	"github.com/xtmsyncd/xtmsyncd/internal/ldaptest"
 	"github.com/xtmsyncd/xtmsyncd/journal"
-	"gopkg.in/yaml.v3"
 )
 
 // The unit `service install` would write, checked without installing it.
@@ -68,31 +64,14 @@ func TestSystemdUnit(t *testing.T) {
 // write in flight finishes, and the journal matches the directory (no pending change, no
 // running run, one applied create per object written).
 func TestRun_SIGTERMDuringASyncStopsCleanly(t *testing.T) {
-	src := ldaptest.Open(t, "source")
-	tgt := ldaptest.Open(t, "target")
-	o, ou := ldaptest.Synthetic(t, src, tgt, 150)
-	c := ldaptest.SyncConfig(t, src, tgt, o.GroupDN(), ou)
-	c.Source.BindPassword = "${XTM_TEST_PW}"
-	c.Target.BindPassword = "${XTM_TEST_PW}"
-	c.Service.Apply = true
-	c.Service.Jobs = map[string]string{"sync": "@every 1s"}
-	c.Service.StopTimeout = 10 * time.Second
-	c.Limits.MaxChanges = 1000
-	raw, err := yaml.Marshal(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "xtmsyncd.yaml")
-	if err := os.WriteFile(cfgPath, raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "xtmsyncd")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	cmd := exec.Command(bin, "run", "-config", cfgPath)
-	cmd.Env = append(os.Environ(), "XTM_TEST_PW="+src.Config.Password().Reveal())
+	r := newBinaryRig(t, 150, func(c *config.Config) {
+		c.Service.Apply = true
+		c.Service.Jobs = map[string]string{"sync": "@every 1s"}
+		c.Service.StopTimeout = 10 * time.Second
+		c.Limits.MaxChanges = 1000
+	})
+	c, tgt, ou := r.cfg, r.tgt, r.cfg.Target.OU
+	cmd := r.command("run")
 	var logs strings.Builder
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
