@@ -30,14 +30,14 @@ type binaryRig struct {
 	tgt     *ldaptest.Dir
 }
 
-// newBinaryRig gives the test n synthetic mailboxes, an empty target OU, a config file for them
-// (tune changes it before it is written) and the binary built.
-func newBinaryRig(t *testing.T, n int, tune ...func(*config.Config)) *binaryRig {
+// testConfig gives the test n synthetic mailboxes, an empty target OU and a config file for
+// them (tune changes it before it is written); the password comes from $XTM_TEST_PW.
+func testConfig(t *testing.T, n int, tune ...func(*config.Config)) (c *config.Config, path string, src, tgt *ldaptest.Dir) {
 	t.Helper()
-	src := ldaptest.Open(t, "source")
-	tgt := ldaptest.Open(t, "target")
+	src = ldaptest.Open(t, "source")
+	tgt = ldaptest.Open(t, "target")
 	o, ou := ldaptest.Synthetic(t, src, tgt, n)
-	c := ldaptest.SyncConfig(t, src, tgt, o.GroupDN(), ou)
+	c = ldaptest.SyncConfig(t, src, tgt, o.GroupDN(), ou)
 	c.Source.BindPassword = "${XTM_TEST_PW}"
 	c.Target.BindPassword = "${XTM_TEST_PW}"
 	c.Limits.MaxChanges = 10 * n
@@ -48,12 +48,15 @@ func newBinaryRig(t *testing.T, n int, tune ...func(*config.Config)) *binaryRig 
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	r := &binaryRig{t: t, cfg: c, tgt: tgt, cfgPath: filepath.Join(dir, "xtmsyncd.yaml"), bin: filepath.Join(dir, "xtmsyncd"),
+	return c, writeFile(t, "xtmsyncd.yaml", string(raw)), src, tgt
+}
+
+// newBinaryRig is testConfig with the binary built.
+func newBinaryRig(t *testing.T, n int, tune ...func(*config.Config)) *binaryRig {
+	t.Helper()
+	c, path, src, tgt := testConfig(t, n, tune...)
+	r := &binaryRig{t: t, cfg: c, tgt: tgt, cfgPath: path, bin: filepath.Join(t.TempDir(), "xtmsyncd"),
 		env: append(os.Environ(), "XTM_TEST_PW="+src.Config.Password().Reveal())}
-	if err := os.WriteFile(r.cfgPath, raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
 	if out, err := exec.Command("go", "build", "-o", r.bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
@@ -263,18 +266,8 @@ func TestCrash_KillDuringSyncThenRerunThenRollback(t *testing.T) {
 
 // A live holder's lock refuses a second writer with who holds it, and no made-up run line.
 func TestSync_LockRefusalNamesTheHolderAndNoRun(t *testing.T) {
-	src := ldaptest.Open(t, "source")
-	tgt := ldaptest.Open(t, "target")
-	o, ou := ldaptest.Synthetic(t, src, tgt, 3)
-	c := ldaptest.SyncConfig(t, src, tgt, o.GroupDN(), ou)
-	c.Source.BindPassword = "${XTM_TEST_PW}"
-	c.Target.BindPassword = "${XTM_TEST_PW}"
+	c, cfgPath, src, _ := testConfig(t, 3)
 	t.Setenv("XTM_TEST_PW", src.Config.Password().Reveal())
-	raw, err := yaml.Marshal(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := writeFile(t, "xtmsyncd.yaml", string(raw))
 	j, err := app.OpenJournal(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)
@@ -286,5 +279,20 @@ func TestSync_LockRefusalNamesTheHolderAndNoRun(t *testing.T) {
 	code, _, stderr := runMain(t, "sync", "--confirm", "-config", cfgPath)
 	if code != ExitError || !strings.Contains(stderr, "admin@other pid 4242") || strings.Contains(stderr, "run 0") {
 		t.Errorf("exit %d:\n%s", code, stderr)
+	}
+}
+
+// A journal that cannot take the run fails the command before any plan is shown.
+func TestSync_UnwritableJournalFailsBeforeThePlan(t *testing.T) {
+	journalDir := t.TempDir()
+	_, cfgPath, src, _ := testConfig(t, 3, func(c *config.Config) {
+		c.Journal.Path = journalDir // a directory: SQLite cannot open it as a database
+	})
+	t.Setenv("XTM_TEST_PW", src.Config.Password().Reveal())
+	for _, args := range [][]string{{"sync"}, {"sync", "--confirm"}} {
+		code, stdout, stderr := runMain(t, append(args, "-config", cfgPath)...)
+		if code != ExitError || stdout != "" || !strings.Contains(stderr, "journal") {
+			t.Errorf("%v: exit %d, stdout %d bytes:\n%s", args, code, len(stdout), stderr)
+		}
 	}
 }

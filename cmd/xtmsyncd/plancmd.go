@@ -144,12 +144,16 @@ func progress(w io.Writer, start time.Time) func(done, total int) {
 	}
 }
 
-// openAndReconcile opens the journal (recovering the runs of processes that are gone) and
-// settles, against the directories, the writes that crashed or cut-off runs left without a
+// openAndReconcile opens the journal (recovering the runs of processes that are gone), checks
+// that it takes a write now (before any plan is shown), and settles, against the directories, the writes that crashed or cut-off runs left without a
 // known outcome. It says on stderr what it settled.
 func (m *Main) openAndReconcile(ctx context.Context, r *app.Rig) (*journal.Store, error) {
 	j, err := app.OpenJournal(ctx, r.Config)
 	if err != nil {
+		return nil, err
+	}
+	if err := j.CheckWritable(ctx); err != nil {
+		j.Close()
 		return nil, err
 	}
 	rec, err := r.Reconcile(ctx, j)
