@@ -21,6 +21,10 @@ var (
 	// written; nothing was sent for it.
 	ErrNotSent        = errors.New("not sent: the run stopped before this change was written")
 	ErrOutcomeUnknown = errors.New("outcome unknown: the connection dropped after the write was sent; it may have been applied, the next plan shows the object's state")
+	// ErrConnection: the directory could not be reached (or stopped answering) within the
+	// configured timeout and a bounded number of reconnect attempts. It ends the run: it is
+	// about the directory, not about any one object.
+	ErrConnection = errors.New("directory unreachable")
 )
 
 // ObjectError ties an error to the directory object and operation it concerns.

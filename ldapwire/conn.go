@@ -104,6 +104,11 @@ func Dial(ctx context.Context, d *config.Directory) (*Conn, error) {
 	return c, nil
 }
 
+// Timeout is the per-request timeout the connection applies (config's timeout): every request
+// must be sent, and every response (each page's, for a paged search) read, within it, or the
+// request fails and the connection closes.
+func (c *Conn) Timeout() time.Duration { return c.timeout }
+
 // Close ends the connection (without an unbind: the server drops its state either way).
 func (c *Conn) Close() error {
 	c.closed = true
