@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -62,6 +63,9 @@ type Directory struct {
 	// BindPassword must be a ${ENV} reference; BindPasswordFile a path to a file holding it.
 	BindPassword     string `yaml:"bind_password"`
 	BindPasswordFile string `yaml:"bind_password_file"`
+	// BindPasswordFileInsecurePerms accepts a bind_password_file that group or others may read
+	// (refused by default, as ssh refuses such a key; the mode is not checked on Windows).
+	BindPasswordFileInsecurePerms bool `yaml:"bind_password_file_insecure_perms"`
 	// BaseDN is where searches start (usually the domain root).
 	BaseDN string `yaml:"base_dn"`
 	// PageSize is the paged-results page size (default 1000).
@@ -158,6 +162,9 @@ type Service struct {
 	CompletedDir string `yaml:"completed_dir"`
 	// StatusListen serves /healthz, /readyz and /metrics (off when empty; loopback advised).
 	StatusListen string `yaml:"status_listen"`
+	// NotReadyAfterFailures makes /readyz answer 503 once this many jobs in a row have failed,
+	// until a job succeeds (default 3; 0: never).
+	NotReadyAfterFailures int `yaml:"not_ready_after_failures"`
 }
 
 // Graph configures the app-only Microsoft Graph access to both tenants.
@@ -241,7 +248,7 @@ func Default() Config {
 		Limits:  Limits{MaxChanges: 500},
 		Journal: Journal{Path: "xtmsyncd.db"},
 		Service: Service{Name: "xtmsyncd", TimeZone: "UTC", StopTimeout: 30 * time.Second, ReportsDir: "reports",
-			Keep: 20, BatchSize: 2000, CompletedDir: "completed"},
+			Keep: 20, BatchSize: 2000, CompletedDir: "completed", NotReadyAfterFailures: 3},
 		Log: Log{Level: "info", Format: "text"},
 	}
 }
@@ -270,7 +277,7 @@ func parse(raw []byte, dir string) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, syntaxLine(raw, err))
 	}
 	if dir != "" {
 		for _, p := range []*string{&c.Source.CAFile, &c.Source.BindPasswordFile, &c.Target.CAFile,
@@ -291,4 +298,46 @@ func parse(raw []byte, dir string) (*Config, error) {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// yamlErrRE splits a yaml.v3 syntax error into its line (if any) and its problem.
+var yamlErrRE = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.+)$`)
+
+// maxLinesToLocate bounds the work syntaxLine does (a configuration is about 100 lines).
+const maxLinesToLocate = 5000
+
+// syntaxLine returns err with the line of the mistake. yaml.v3 numbers the lines of its
+// parser's errors from 0 (one too low: "did not find expected key" on line 4 says line 3),
+// names the line where the enclosing construct began rather than the mistake's (a tab on the
+// line after a value says the value's line), and gives no line for a mistake on line 1. The
+// decoder's errors (unknown field, wrong type: *yaml.TypeError) use yaml.Node.Line, 1-based and
+// right, and are returned unchanged. The line of a syntax error is found as the first line
+// such that the text up to and including it fails with the same problem. The line's text is
+// not quoted: it may hold a secret written inline by mistake.
+func syntaxLine(raw []byte, err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		return err
+	}
+	m := yamlErrRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	problem := m[2]
+	end := 0
+	for n, line := range bytes.SplitAfter(raw, []byte("\n")) {
+		if n >= maxLinesToLocate {
+			break
+		}
+		end += len(line)
+		var node yaml.Node
+		e := yaml.Unmarshal(raw[:end], &node)
+		if e == nil {
+			continue
+		}
+		if pm := yamlErrRE.FindStringSubmatch(e.Error()); pm != nil && pm[2] == problem {
+			return fmt.Errorf("yaml: line %d: %s", n+1, problem)
+		}
+	}
+	return err
 }

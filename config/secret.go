@@ -50,6 +50,12 @@ var envRef = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$|^\$([A-Za-z_][
 
 // resolveSecret turns bind_password (${ENV} only) or bind_password_file into the secret.
 func (d *Directory) resolveSecret(field string, add func(field, msg string)) {
+	if d.BindPassword == "" && d.BindPasswordFile != "" && !d.BindPasswordFileInsecurePerms {
+		if msg := looseSecretFile(d.BindPasswordFile, field+".bind_password_file_insecure_perms"); msg != "" {
+			add(field+".bind_password_file", msg)
+			return
+		}
+	}
 	if s, ok := resolve(field, "bind_password", d.BindPassword, d.BindPasswordFile, add); ok {
 		d.password = s
 	}

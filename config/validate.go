@@ -43,9 +43,14 @@ func (c *Config) Validate() error {
 		add("target.ou", "required: the OU xtmsyncd writes MailUsers in")
 	} else if ou, err := ldap.ParseDN(c.Target.OU); err != nil {
 		add("target.ou", fmt.Sprintf("not a DN: %v", err))
-	} else if c.Target.BaseDN != "" {
-		if base, err := ldap.ParseDN(c.Target.BaseDN); err == nil && !base.AncestorOfFold(ou) && !base.EqualFold(ou) {
-			add("target.ou", "must lie under target.base_dn")
+	} else {
+		if c.Target.BaseDN != "" {
+			if base, err := ldap.ParseDN(c.Target.BaseDN); err == nil && !base.AncestorOfFold(ou) && !base.EqualFold(ou) {
+				add("target.ou", "must lie under target.base_dn")
+			}
+		}
+		if msg := domainContainer(c.Target.OU, ou); msg != "" {
+			add("target.ou", msg)
 		}
 	}
 	if c.Target.Connections < 1 || c.Target.Connections > 16 {
@@ -258,6 +263,9 @@ func (s *Service) validate(add func(field, msg string)) {
 	}
 	if s.BatchSize < 1 || s.BatchSize > 2000 {
 		add("service.batch_size", "between 1 and 2000 (Microsoft's limit per migration batch)")
+	}
+	if s.NotReadyAfterFailures < 0 {
+		add("service.not_ready_after_failures", "0 (never) or more: /readyz answers 503 after this many failed jobs in a row")
 	}
 	if s.StatusListen != "" {
 		host, _, err := net.SplitHostPort(s.StatusListen)
