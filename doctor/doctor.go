@@ -1,6 +1,7 @@
 // Package doctor runs the checks an admin runs first: can xtmsyncd reach and bind to both
 // forests over verified TLS, do both schemas hold the Exchange attributes it needs, do the
-// target OU and the scope group exist, and may the account create objects in the OU.
+// target OU and the scope group exist, does the OU hold no domain controller and no critical
+// system object, and may the account create objects in the OU.
 package doctor
 
 import (
@@ -226,6 +227,17 @@ func targetOU(conn Conn, c *config.Config, add func(Check)) {
 	}
 	ch.OK = true
 	add(ch)
+	safe := Check{Name: "target: OU holds no domain controller or critical system object"}
+	if err := CheckTargetOU(conn, c.Target.OU); err != nil {
+		safe.Detail = err.Error()
+		safe.Fix = "create an OU of its own for xtmsyncd's MailUsers and set target.ou to it"
+		if !errors.Is(err, ErrUnsafeOU) {
+			safe.Fix = "the account must be able to search target.ou and everything under it"
+		}
+	} else {
+		safe.OK = true
+	}
+	add(safe)
 	w := Check{Name: "target: the account may create users in the OU"}
 	classes := res.Entries[0].GetAttributeValues("allowedChildClassesEffective")
 	if slices.ContainsFunc(classes, func(s string) bool { return strings.EqualFold(s, "user") }) {

@@ -118,6 +118,7 @@ func TestDoctor_DemoAllPass(t *testing.T) {
 		"target: connect over LDAPS",
 		"target: schema has the",
 		"target: OU exists: " + ldaptest.DemoTargetOU,
+		"target: OU holds no domain controller or critical system object",
 		"target: the account may create users",
 	} {
 		find(t, checks, prefix)
