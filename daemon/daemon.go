@@ -50,6 +50,17 @@ type Daemon struct {
 	running atomic.Value
 	ready   atomic.Bool
 	addr    atomic.Value // the status endpoint's address once listening
+
+	fmu      sync.Mutex // guards failures and lastFail
+	failures int        // jobs failed in a row (failed or panicked), reset by a job that succeeds
+	lastFail failure
+}
+
+// failure is the last failed job, for /readyz.
+type failure struct {
+	job string
+	at  time.Time
+	err string
 }
 
 // Addr returns the status endpoint's address once it listens ("" before, or when off).
@@ -166,24 +177,66 @@ func (d *Daemon) RunJob(ctx context.Context, job string) (err error) {
 			log.Error("job panicked", "panic", r, "stack", string(debug.Stack()))
 			d.journalRun(context.WithoutCancel(ctx), job, "job", journal.OutcomeFailed, nil, err)
 			d.Metrics.run(job, "panic", time.Now())
+			d.count(job, "panic", err)
 		}
 	}()
 	outcome, err := d.job(ctx, job, log)
 	d.Metrics.run(job, outcome, time.Now())
+	d.count(job, outcome, err)
 	log.Info("job finished", "outcome", outcome, "elapsed", time.Since(start).Round(time.Millisecond), "err", err)
 	return err
 }
 
+// count keeps the number of jobs failed in a row: a job that failed or panicked adds one, a job
+// that succeeded resets it, a partial or refused job leaves it as it is (it neither proves the
+// daemon works nor that it does not).
+func (d *Daemon) count(job, outcome string, err error) {
+	d.fmu.Lock()
+	defer d.fmu.Unlock()
+	switch outcome {
+	case journal.OutcomeOK:
+		d.failures = 0
+	case journal.OutcomeFailed, "panic":
+		d.failures++
+		msg := fmt.Sprint(err)
+		if r := []rune(msg); len(r) > 500 {
+			msg = string(r[:500]) + "…"
+		}
+		d.lastFail = failure{job: job, at: d.Now().UTC(), err: msg}
+	default:
+		return
+	}
+	d.Metrics.failedInARow.Set(float64(d.failures))
+}
+
 // Ready reports whether the daemon holds its lock and its schedules run.
 func (d *Daemon) Ready() bool { return d.ready.Load() }
+
+// notReady returns why /readyz fails ("" when ready): the daemon is starting or stopping, or
+// service.not_ready_after_failures jobs in a row have failed.
+func (d *Daemon) notReady() string {
+	if !d.ready.Load() {
+		return "not ready: starting or stopping"
+	}
+	n := d.cfg.Service.NotReadyAfterFailures
+	d.fmu.Lock()
+	defer d.fmu.Unlock()
+	if n <= 0 || d.failures < n {
+		return ""
+	}
+	f := d.lastFail
+	return fmt.Sprintf("not ready: %d jobs in a row failed (service.not_ready_after_failures: %d); the last, %s at %s: %s; "+
+		"see xtmsyncd journal show and the service log; ready again once a job succeeds",
+		d.failures, n, f.job, f.at.Format(time.RFC3339), f.err)
+}
 
 // Handler serves /healthz, /readyz and /metrics.
 func (d *Daemon) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !d.ready.Load() {
-			http.Error(w, "not ready: starting or stopping", http.StatusServiceUnavailable)
+		if why := d.notReady(); why != "" {
+			http.Error(w, why, http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = w.Write([]byte("ready\n"))

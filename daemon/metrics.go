@@ -18,6 +18,8 @@ type Metrics struct {
 	inScope     prometheus.Gauge
 	verdicts    *prometheus.GaugeVec
 	latency     *prometheus.HistogramVec
+	// failedInARow is the number of jobs failed in a row (/readyz fails at service.not_ready_after_failures).
+	failedInARow prometheus.Gauge
 }
 
 // NewMetrics registers xtmsyncd's series (and the Go and process collectors) in a registry of
@@ -40,8 +42,10 @@ func NewMetrics() *Metrics {
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "xtmsyncd_directory_read_seconds",
 			Help: "Time to read a forest (source scope, target objects).", Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)},
 			[]string{"forest"}),
+		failedInARow: prometheus.NewGauge(prometheus.GaugeOpts{Name: "xtmsyncd_jobs_failed_in_a_row",
+			Help: "Jobs failed (or panicked) in a row since the last job that succeeded."}),
 	}
-	m.reg.MustRegister(m.runs, m.skipped, m.changes, m.lastSuccess, m.inScope, m.verdicts, m.latency,
+	m.reg.MustRegister(m.runs, m.skipped, m.changes, m.lastSuccess, m.inScope, m.verdicts, m.latency, m.failedInARow,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }
