@@ -153,7 +153,7 @@ func (m *Main) run(ctx context.Context, args []string) error {
 		return err
 	}
 	if sl, err := svc.Logger(nil); err == nil {
-		log = slog.New(&serviceHandler{next: log.Handler(), out: sl})
+		log = slog.New(withServiceLog(log.Handler(), sl))
 	}
 	prg.run = daemon.New(c, j, log).Run
 	return svc.Run()
@@ -197,40 +197,85 @@ func (m *Main) serviceCmd(_ context.Context, args []string) error {
 	return nil
 }
 
-// serviceHandler sends every record to the normal handler and to the service logger (the
-// Windows Event Log, or syslog/journald under systemd).
+// withServiceLog returns a handler that sends every record to next and, from Info up (and
+// never below next's own level), to the service logger: the Windows Event Log, or
+// syslog/journald under systemd. slog.NewMultiHandler passes With and WithGroup to both sides,
+// so the service side keeps job, run_id and the other attributes.
+func withServiceLog(next slog.Handler, out service.Logger) slog.Handler {
+	return slog.NewMultiHandler(next, newServiceHandler(out, max(slog.LevelInfo, lowestEnabled(next))))
+}
+
+// lowestEnabled is the lowest of slog's four levels h handles (Error when it handles none).
+func lowestEnabled(h slog.Handler) slog.Level {
+	for _, l := range []slog.Level{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn} {
+		if h.Enabled(context.Background(), l) {
+			return l
+		}
+	}
+	return slog.LevelError
+}
+
+// serviceHandler formats a record with slog's text handler (so the attributes and groups added
+// by With and WithGroup are written as for stderr) and hands the line to the service logger at
+// the record's level. Time and level are left out: the Event Log and syslog stamp both.
 type serviceHandler struct {
-	next slog.Handler
-	out  service.Logger
-	mu   sync.Mutex
+	text slog.Handler // a TextHandler writing to sink, holding this handler's With/WithGroup state
+	sink *serviceSink
+}
+
+// serviceSink receives the text handler's one write per record; the level of the record being
+// written is set under mu by Handle.
+type serviceSink struct {
+	mu    sync.Mutex
+	out   service.Logger
+	level slog.Level
+}
+
+func newServiceHandler(out service.Logger, minLevel slog.Level) *serviceHandler {
+	sink := &serviceSink{out: out}
+	text := slog.NewTextHandler(sink, &slog.HandlerOptions{Level: minLevel,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && (a.Key == slog.TimeKey || a.Key == slog.LevelKey) {
+				return slog.Attr{}
+			}
+			return a
+		}})
+	return &serviceHandler{text: text, sink: sink}
 }
 
 func (h *serviceHandler) Enabled(ctx context.Context, l slog.Level) bool {
-	return h.next.Enabled(ctx, l)
+	return h.text.Enabled(ctx, l)
 }
+
 func (h *serviceHandler) WithAttrs(a []slog.Attr) slog.Handler {
-	return &serviceHandler{next: h.next.WithAttrs(a), out: h.out}
+	return &serviceHandler{text: h.text.WithAttrs(a), sink: h.sink}
 }
+
 func (h *serviceHandler) WithGroup(n string) slog.Handler {
-	return &serviceHandler{next: h.next.WithGroup(n), out: h.out}
+	return &serviceHandler{text: h.text.WithGroup(n), sink: h.sink}
 }
 
 func (h *serviceHandler) Handle(ctx context.Context, r slog.Record) error {
-	var b strings.Builder
-	b.WriteString(r.Message)
-	r.Attrs(func(a slog.Attr) bool {
-		b.WriteString(" " + a.String())
-		return true
-	})
-	h.mu.Lock()
+	h.sink.mu.Lock()
+	defer h.sink.mu.Unlock()
+	h.sink.level = r.Level
+	return h.text.Handle(ctx, r)
+}
+
+// Write sends one formatted record to the service logger.
+func (s *serviceSink) Write(p []byte) (int, error) {
+	msg := strings.TrimSuffix(string(p), "\n")
+	var err error
 	switch {
-	case r.Level >= slog.LevelError:
-		_ = h.out.Error(b.String())
-	case r.Level >= slog.LevelWarn:
-		_ = h.out.Warning(b.String())
-	case r.Level >= slog.LevelInfo:
-		_ = h.out.Info(b.String())
+	case s.level >= slog.LevelError:
+		err = s.out.Error(msg)
+	case s.level >= slog.LevelWarn:
+		err = s.out.Warning(msg)
+	default:
+		err = s.out.Info(msg)
 	}
-	h.mu.Unlock()
-	return h.next.Handle(ctx, r)
+	if err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
