@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/xtmsyncd/xtmsyncd/config"
+	"github.com/xtmsyncd/xtmsyncd/doctor"
 	"github.com/xtmsyncd/xtmsyncd/engine"
 	"github.com/xtmsyncd/xtmsyncd/journal"
 	"github.com/xtmsyncd/xtmsyncd/ldapconn"
@@ -70,6 +71,19 @@ func Build(ctx context.Context, c *config.Config, log *slog.Logger) (*Rig, error
 	}
 	src := ldapsrc.New(srcConn, ldapsrc.Options{BaseDN: c.Source.BaseDN, Group: c.Scope.Group, Filter: c.Scope.Filter,
 		PageSize: c.Source.PageSize, Bulk: BulkDialer(&c.Source)}, log)
+	// target.ou must hold no domain controller and no critical system object: a wrong OU in
+	// the config must never reach a write.
+	tc, err := ldapconn.Dial(ctx, &c.Target.Directory)
+	if err != nil {
+		srcConn.Close()
+		return nil, fmt.Errorf("target: %w", err)
+	}
+	err = doctor.CheckTargetOU(tc, c.Target.OU)
+	tc.Close()
+	if err != nil {
+		srcConn.Close()
+		return nil, err
+	}
 	dial := WriterDialer(&c.Target.Directory)
 	tgt, err := writer.New(dial, writer.Options{
 		BaseDN: c.Target.BaseDN, OU: c.Target.OU, OwnerAttr: c.Mapping.Owner.Attribute, OwnerValue: c.Mapping.Owner.Value,
