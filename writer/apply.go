@@ -19,6 +19,11 @@ func (c *Client) InScope(dn string) bool { return plan.InOU(c.ou, dn) }
 // directory.ErrStalePlan when it no longer holds the plan's before-values, with
 // directory.ErrOutOfScope outside the OU and directory.ErrNotOwned on an object without the
 // ownership marker. It returns the object's objectGUID.
+//
+// When no connection can be had (the directory is unreachable, directory.ErrConnection, or ctx
+// ended) nothing is sent and the error wraps directory.ErrNotSent. A re-read that the connection
+// breaks under is tried once more on a new connection; a write it breaks under is not (its
+// outcome is unknown, directory.ErrOutcomeUnknown).
 func (c *Client) Apply(ctx context.Context, ch plan.Change) (string, error) {
 	if !c.InScope(ch.DN) {
 		return "", fmt.Errorf("%w: %s is not under %s", directory.ErrOutOfScope, ch.DN, c.opt.OU)
@@ -29,19 +34,23 @@ func (c *Client) Apply(ctx context.Context, ch plan.Change) (string, error) {
 	}
 	conn, err := c.acquire(ctx)
 	if err != nil {
-		return "", fmt.Errorf("connect: %w", err)
+		return "", notSent(fmt.Errorf("connect: %w", err))
 	}
-	guid, err := c.apply(conn, ch, req)
-	c.release(conn, isConnError(err))
-	return guid, err
-}
-
-func (c *Client) apply(conn Conn, ch plan.Change, req any) (string, error) {
 	st, err := c.readState(conn, ch, req)
+	if isConnError(err) {
+		c.release(conn, err)
+		if conn, err = c.acquire(ctx); err != nil {
+			return "", notSent(fmt.Errorf("reconnect: %w", err))
+		}
+		st, err = c.readState(conn, ch, req)
+	}
 	if err != nil {
+		c.release(conn, err)
 		return "", err
 	}
-	return c.write(conn, ch, req, st)
+	guid, err := c.write(conn, ch, req, st)
+	c.release(conn, err)
+	return guid, err
 }
 
 // casState is what the compare-and-set guard of one change reads before its write: for a

@@ -81,15 +81,34 @@ func (c *Client) Prepare(ctx context.Context, cs []plan.Change) (Prepared, error
 	if err != nil {
 		return nil, fmt.Errorf("writer: connect: %w", err)
 	}
-	err = b.readCreates(conn, creates)
-	if err == nil {
-		err = b.readOthers(conn, others)
+	err = b.read(conn, creates, others)
+	if isConnError(err) {
+		// The reads write nothing: once more, on a new connection.
+		c.release(conn, err)
+		if conn, err = c.acquire(ctx); err != nil {
+			return nil, fmt.Errorf("writer: reconnect: %w", err)
+		}
+		err = b.read(conn, creates, others)
 	}
-	c.release(conn, isConnError(err))
+	c.release(conn, err)
 	if err != nil {
 		return nil, fmt.Errorf("writer: re-read %d changes before writing: %w", len(cs), err)
 	}
 	return b, nil
+}
+
+// read reads the compare-and-set state of the creates and of the others, afresh.
+func (b *batch) read(conn Conn, creates, others []int) error {
+	for _, i := range creates {
+		b.state[i] = casState{}
+	}
+	for _, i := range others {
+		b.state[i] = casState{}
+	}
+	if err := b.readCreates(conn, creates); err != nil {
+		return err
+	}
+	return b.readOthers(conn, others)
 }
 
 // Apply checks cs[i] against the state Prepare read and writes it on a pooled connection. Each
@@ -111,13 +130,13 @@ func (b *batch) Apply(ctx context.Context, i int) (string, error) {
 	}
 	conn, err := b.c.acquire(ctx)
 	if err != nil {
-		return "", fmt.Errorf("connect: %w", err)
+		return "", notSent(fmt.Errorf("connect: %w", err))
 	}
 	st := b.state[i]
 	_, isAdd := b.reqs[i].(*ldap.AddRequest)
 	st.noGUIDRead = isAdd
 	guid, err := b.c.write(conn, b.cs[i], b.reqs[i], st)
-	b.c.release(conn, isConnError(err))
+	b.c.release(conn, err)
 	if isAdd && err == nil {
 		b.mu.Lock()
 		b.created[i] = true
@@ -149,7 +168,7 @@ func (b *batch) CreatedGUIDs(ctx context.Context) (map[int]string, error) {
 	}
 	res, err := conn.Search(ldap.NewSearchRequest(b.c.opt.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
 		"(|"+f.String()+")", []string{directory.AttrObjectGUID}, nil))
-	b.c.release(conn, isConnError(err))
+	b.c.release(conn, err)
 	if err != nil {
 		return nil, fmt.Errorf("read the objectGUIDs of %d new objects: %w", len(byDN), err)
 	}

@@ -2,10 +2,12 @@ package writer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/go-ldap/ldap/v3"
 	"github.com/xtmsyncd/xtmsyncd/directory"
@@ -39,6 +41,10 @@ type Options struct {
 	// Bulk, if set, opens the connection the whole-forest read (EachEntry) runs on (ldapwire:
 	// faster); writes and compare-and-set reads stay on the pool.
 	Bulk ldapsrc.BulkDialer
+	// Timeout is the directory's per-request timeout (config's timeout), from which the
+	// reconnect policy is derived (ReconnectPolicy). 0: learned from the first connection that
+	// tells it (ldapwire's do), DefaultTimeout until then.
+	Timeout time.Duration
 }
 
 // Client reads and writes the target forest through a small pool of connections.
@@ -48,6 +54,7 @@ type Client struct {
 	ou   *ldap.DN
 	pool chan Conn
 	log  *slog.Logger
+	h    *health
 }
 
 // New returns a Client. Connections are opened on first use, at most opt.Connections.
@@ -65,7 +72,8 @@ func New(dial Dialer, opt Options, log *slog.Logger) (*Client, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Client{dial: dial, opt: opt, ou: ou, pool: make(chan Conn, opt.Connections), log: log}
+	c := &Client{dial: dial, opt: opt, ou: ou, pool: make(chan Conn, opt.Connections), log: log,
+		h: &health{timeout: opt.Timeout, turn: make(chan struct{}, 1)}}
 	for range opt.Connections {
 		c.pool <- nil // a free slot; dialled lazily
 	}
@@ -75,30 +83,88 @@ func New(dial Dialer, opt Options, log *slog.Logger) (*Client, error) {
 // Connections is the pool size: how many changes may be applied at once.
 func (c *Client) Connections() int { return c.opt.Connections }
 
+// acquire takes a connection from the pool, dialling one (with the reconnect policy) for a free
+// slot. Its error is ctx's cause, or an *UnreachableError (directory.ErrConnection).
 func (c *Client) acquire(ctx context.Context) (Conn, error) {
 	select {
 	case conn := <-c.pool:
 		if conn != nil {
 			return conn, nil
 		}
-		conn, err := c.dial(ctx)
+		conn, err := c.connect(ctx)
 		if err != nil {
 			c.pool <- nil
 			return nil, err
 		}
 		return conn, nil
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, context.Cause(ctx)
 	}
 }
 
-// release returns conn to the pool; a broken connection is closed and its slot freed.
-func (c *Client) release(conn Conn, broken bool) {
+// release returns conn to the pool after a request that ended with err. A transport failure
+// closes it, frees its slot and counts towards the reconnect policy's streak; an answer from the
+// directory ends the streak.
+func (c *Client) release(conn Conn, err error) {
+	if isConnError(err) {
+		c.put(conn, true, err)
+		return
+	}
+	c.put(conn, false, nil)
+}
+
+// put returns conn to the pool, closed when broken; failure, if not nil, is a connection
+// failure for the streak.
+func (c *Client) put(conn Conn, broken bool, failure error) {
+	if t, ok := conn.(*tracked); ok && t.answered {
+		t.answered = false
+		if !broken {
+			c.h.answered()
+		}
+	}
+	if failure != nil {
+		c.h.failed(failure)
+	}
 	if broken {
 		conn.Close()
 		conn = nil
 	}
 	c.pool <- conn
+}
+
+// notSent marks the error of a change for which nothing was sent because no connection could be
+// had: the directory is unreachable, or the caller stopped.
+func notSent(err error) error {
+	return fmt.Errorf("%w: %w", directory.ErrNotSent, err)
+}
+
+// bulk wraps Options.Bulk: its dial is bounded by one timeout, and a failed one is a failure of
+// the pool's streak too (it is the same directory).
+func (c *Client) bulk() ldapsrc.BulkDialer {
+	if c.opt.Bulk == nil {
+		return nil
+	}
+	return func(ctx context.Context) (ldapsrc.Bulk, error) {
+		d, err := c.h.nextDial()
+		if err != nil {
+			return nil, err
+		}
+		dctx, cancel := context.WithDeadlineCause(ctx, d.deadline, fmt.Errorf("no answer within %s (connect, TLS and bind)",
+			time.Until(d.deadline).Round(10*time.Millisecond)))
+		defer cancel()
+		b, err := c.opt.Bulk(dctx)
+		switch {
+		case err == nil:
+			if t, ok := b.(interface{ Timeout() time.Duration }); ok && c.opt.Timeout <= 0 {
+				c.h.setTimeout(t.Timeout())
+			}
+		case ctx.Err() == nil && permanent(err):
+			return nil, c.h.refused(d, err)
+		case ctx.Err() == nil:
+			c.h.dialFailed(d, err)
+		}
+		return b, err
+	}
 }
 
 // Close closes the pooled connections.
@@ -153,22 +219,31 @@ func (c *Client) EachEntry(ctx context.Context, fn func(*directory.Entry) error)
 		fnErr = fn(decodeEntry(e))
 		return fnErr
 	}
-	_, ok, err := ldapsrc.TryBulk(ctx, c.opt.Bulk, req, c.opt.PageSize, each, c.log)
+	_, ok, err := ldapsrc.TryBulk(ctx, c.bulk(), req, c.opt.PageSize, each, c.log)
 	if !ok { // no bulk connection: read on one of the pool's
 		conn, cerr := c.acquire(ctx)
 		if cerr != nil {
 			return fmt.Errorf("writer: connect: %w", cerr)
 		}
 		_, err = ldapsrc.Paged(ctx, conn, req, c.opt.PageSize, each)
-		c.release(conn, err != nil && fnErr == nil && ctx.Err() == nil)
-	}
-	if err != nil {
-		if fnErr != nil {
-			return fnErr
+		var failure error
+		if err != nil && fnErr == nil && ctx.Err() == nil && isConnError(err) {
+			failure = err
 		}
-		return fmt.Errorf("writer: read target: %w", err)
+		// Any error mid-read leaves the connection in an unknown state (a page may still be
+		// arriving), whatever ended it.
+		c.put(conn, err != nil, failure)
 	}
-	return nil
+	switch {
+	case err == nil:
+		return nil
+	case fnErr != nil:
+		return fnErr
+	case ctx.Err() == nil && !errors.Is(err, directory.ErrConnection) && isConnError(err):
+		// A read of the whole forest cannot resume where the connection broke: the plan fails.
+		return fmt.Errorf("writer: read target: %w: the connection failed during the read: %w", directory.ErrConnection, err)
+	}
+	return fmt.Errorf("writer: read target: %w", err)
 }
 
 func decodeEntry(e *ldap.Entry) *directory.Entry {
@@ -213,7 +288,7 @@ func (c *Client) Read(ctx context.Context, dn string, attrs []string) (*director
 		return nil, fmt.Errorf("writer: connect: %w", err)
 	}
 	e, err := read(conn, dn, append([]string{directory.AttrObjectGUID}, attrs...))
-	c.release(conn, isConnError(err))
+	c.release(conn, err)
 	if err != nil {
 		return nil, fmt.Errorf("writer: read %s: %w", dn, err)
 	}
