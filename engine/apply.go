@@ -22,11 +22,14 @@ type Options struct {
 
 // Result is what Apply did.
 type Result struct {
-	RunID    int64 `json:"run_id"`
-	Planned  int   `json:"planned"`
-	Applied  int   `json:"applied"`
-	Failed   int   `json:"failed"`
-	NotTried int   `json:"not_tried"`
+	RunID   int64 `json:"run_id"`
+	Planned int   `json:"planned"`
+	Applied int   `json:"applied"`
+	Failed  int   `json:"failed"`
+	// Unknown counts the writes sent whose answer was lost with the connection
+	// (directory.ErrOutcomeUnknown): neither applied nor failed until the directory is read.
+	Unknown  int `json:"unknown"`
+	NotTried int `json:"not_tried"`
 	Summary  plan.Summary
 }
 
@@ -36,6 +39,12 @@ var ErrPartial = errors.New("some changes failed")
 // Apply writes the plan's changes with up to Target.Connections() in parallel. Every write has
 // exactly one intent and one outcome in the journal. Per-object failures do not stop the run;
 // a journal failure or a cancelled context does (writes in flight finish and are journaled).
+//
+// So does a directory the writer cannot reach (directory.ErrConnection: it gave up
+// reconnecting): the run stops once, the changes it stopped are journaled as not sent and the
+// writes whose answer was lost as outcome unknown, one line is logged, and the error is one
+// ConnectionLostError with the counts, not a failure per object. Every error Apply returns
+// for a run it started is a *RunError, whose message is short (MaxRunErrorLen).
 func (e *Engine) Apply(ctx context.Context, info RunInfo, p *plan.Plan, o Options) (Result, error) {
 	log := e.logger()
 	res := Result{Summary: p.Summary}
@@ -96,24 +105,45 @@ feed:
 	}
 	close(jobs)
 	wg.Wait()
-	res.Applied, res.Failed = int(r.applied.Load()), int(r.failed.Load())
-	res.NotTried = len(work) - res.Applied - res.Failed
+	res.Applied, res.Failed, res.Unknown = int(r.applied.Load()), int(r.failed.Load()), int(r.unknown.Load())
+	res.NotTried = len(work) - res.Applied - res.Failed - res.Unknown
 	elapsed := time.Since(started)
-	log.Info("writes done", "applied", res.Applied, "failed", res.Failed, "not_tried", res.NotTried,
-		"elapsed_seconds", elapsed.Seconds(), "per_second", float64(res.Applied+res.Failed)/max(elapsed.Seconds(), 1e-9))
+	log.Info("writes done", "applied", res.Applied, "failed", res.Failed, "unknown", res.Unknown, "not_tried", res.NotTried,
+		"elapsed_seconds", elapsed.Seconds(), "per_second", float64(res.Applied+res.Failed+res.Unknown)/max(elapsed.Seconds(), 1e-9))
 
-	runErr := errors.Join(r.errs...)
+	var lost error
+	if r.lost != nil {
+		lost = &ConnectionLostError{Forest: r.lostForest, Err: verdict(r.lost),
+			Applied: res.Applied, Failed: res.Failed, Unknown: res.Unknown, NotTried: res.NotTried}
+	}
 	switch {
 	case r.fatal != nil:
-		return finish(OutcomeFailed, errors.Join(r.fatal, runErr))
+		return finish(OutcomeFailed, &RunError{Reason: errors.Join(r.fatal, lost), Objects: r.errs})
+	case lost != nil:
+		// One error for the run: the per-object failures before the loss are journaled (and
+		// logged), and the rest are the loss's consequence, not the objects'.
+		return finish(OutcomeFailed, &RunError{Reason: lost})
 	case res.NotTried > 0:
-		return finish(OutcomeFailed, errors.Join(context.Cause(ctx), runErr))
-	case res.Failed > 0 && res.Applied == 0:
-		return finish(OutcomeFailed, fmt.Errorf("%w: %w", ErrPartial, runErr))
-	case res.Failed > 0:
-		return finish(OutcomePartial, fmt.Errorf("%w: %w", ErrPartial, runErr))
+		cause := context.Cause(ctx)
+		if cause == nil {
+			cause = errors.New("the run stopped before every change was tried")
+		}
+		return finish(OutcomeFailed, &RunError{Reason: fmt.Errorf("%w; %d applied, %d failed, %d outcome unknown, %d not tried",
+			cause, res.Applied, res.Failed, res.Unknown, res.NotTried), Objects: r.errs})
+	case res.Failed+res.Unknown > 0 && res.Applied == 0:
+		return finish(OutcomeFailed, &RunError{Reason: r.partial(res), Objects: r.errs})
+	case res.Failed+res.Unknown > 0:
+		return finish(OutcomePartial, &RunError{Reason: r.partial(res), Objects: r.errs})
 	}
 	return finish(OutcomeOK, nil)
+}
+
+// partial is the reason of a run some of whose changes failed: ErrPartial, with the counts.
+func (r *applyRun) partial(res Result) error {
+	if res.Unknown > 0 {
+		return fmt.Errorf("%w: %d of %d (%d failed, %d outcome unknown)", ErrPartial, res.Failed+res.Unknown, res.Planned, res.Failed, res.Unknown)
+	}
+	return fmt.Errorf("%w: %d of %d", ErrPartial, res.Failed, res.Planned)
 }
 
 // Prepared writes the changes of a chunk whose compare-and-set state was read in one operation.
@@ -173,25 +203,29 @@ func (e *Engine) chunks(work []plan.Change, workers int) [][]plan.Change {
 // prepare returns how the worker writes change i of chunk: through one Prepare of the whole
 // chunk when its writer can, else (or when the chunk read fails) through Apply per change,
 // which reads each object again. A failed chunk read loses no change: each is still tried,
-// journaled and compare-and-set on its own.
-func (e *Engine) prepare(ctx context.Context, log *slog.Logger, chunk []plan.Change) (write func(context.Context, int) (string, error), backfill func(context.Context) (map[int]string, error)) {
+// journaled and compare-and-set on its own. Unless the read failed because the directory is
+// unreachable (directory.ErrConnection): lost is then that error, and the run must stop.
+func (e *Engine) prepare(ctx context.Context, log *slog.Logger, chunk []plan.Change) (write func(context.Context, int) (string, error), backfill func(context.Context) (map[int]string, error), lost error) {
 	w := e.writerFor(chunk[0])
 	each := func(ctx context.Context, i int) (string, error) { return w.Apply(ctx, chunk[i]) }
 	p, ok := w.(Preparer)
 	if !ok {
-		return each, nil
+		return each, nil, nil
 	}
 	prep, err := p.Prepare(ctx, chunk)
 	if err != nil {
+		if errors.Is(err, directory.ErrConnection) {
+			return each, nil, err
+		}
 		if ctx.Err() == nil {
 			log.Warn("chunk re-read failed; re-reading each change", "changes", len(chunk), "first_dn", chunk[0].DN, "err", err)
 		}
-		return each, nil
+		return each, nil, nil
 	}
 	if b, ok := prep.(GUIDBackfill); ok {
 		backfill = b.CreatedGUIDs
 	}
-	return prep.Apply, backfill
+	return prep.Apply, backfill, nil
 }
 
 // GUIDBackfill is implemented by a Prepared whose creates do not read their new objectGUID back

@@ -5,6 +5,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -97,6 +98,8 @@ const DefaultHoldBudget = 8 << 20
 // Target objects that arrive before the last source are held (packed) up to HoldBudget bytes;
 // then the target read pauses until the source is read. A source that returns no mailbox is
 // refused (directory.ErrUnsafePlan): an empty scope is far more often a broken filter than intent.
+// Either read failing ends the other: a target that cannot be read (a lost DC,
+// directory.ErrConnection) fails the plan at once, as one error, not after the whole source.
 func (e *Engine) Plan(ctx context.Context) (*plan.Plan, error) {
 	log := e.logger()
 	b := plan.NewBuilder(e.Rules, e.Diff)
@@ -115,6 +118,9 @@ func (e *Engine) Plan(ctx context.Context) (*plan.Plan, error) {
 	)
 	tctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	sctx, stopSource := context.WithCancelCause(ctx)
+	defer stopSource(nil)
+	errTargetFailed := errors.New("the target read failed")
 	wg.Go(func() {
 		t1 := time.Now()
 		terr = eachEntry(tctx, e.Target, func(en *directory.Entry) error {
@@ -135,10 +141,13 @@ func (e *Engine) Plan(ctx context.Context) (*plan.Plan, error) {
 			return nil
 		})
 		tdur = time.Since(t1)
+		if terr != nil && tctx.Err() == nil {
+			stopSource(errTargetFailed) // no plan without the target: the source read stops too
+		}
 	})
 	t0 := time.Now()
 	nSource := 0
-	scope, err := eachMailbox(ctx, e.Source, func(m *directory.Mailbox) error {
+	scope, err := eachMailbox(sctx, e.Source, func(m *directory.Mailbox) error {
 		mu.Lock()
 		b.AddSource(m)
 		mu.Unlock()
@@ -153,6 +162,9 @@ func (e *Engine) Plan(ctx context.Context) (*plan.Plan, error) {
 	if err != nil {
 		cancel()
 		wg.Wait()
+		if ctx.Err() == nil && errors.Is(context.Cause(sctx), errTargetFailed) {
+			return nil, fmt.Errorf("read target: %w", terr)
+		}
 		return nil, fmt.Errorf("read source: %w", err)
 	}
 	if nSource == 0 {

@@ -21,6 +21,7 @@ import (
 type fakePreparer struct {
 	*fakeTarget
 	failPrepare bool
+	prepareErr  error // the error of a failed Prepare (default: "chunk read failed")
 
 	prepares atomic.Int64
 	viaChunk atomic.Int64
@@ -61,6 +62,9 @@ func (f *fakePreparer) Prepare(_ context.Context, cs []plan.Change) (engine.Prep
 	}
 	f.pmu.Unlock()
 	if f.failPrepare {
+		if f.prepareErr != nil {
+			return nil, f.prepareErr
+		}
 		return nil, errors.New("chunk read failed")
 	}
 	return &fakeChunk{f: f, cs: cs}, nil

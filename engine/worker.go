@@ -32,11 +32,13 @@ type applyRun struct {
 	grouped    GroupJournal // nil: the journal records one row at a time
 	size       int          // changes journaled per commit
 
-	done, applied, failed atomic.Int64
+	done, applied, failed, unknown atomic.Int64
 
-	mu    sync.Mutex
-	errs  []error // per-object failures
-	fatal error   // journal failures: they stop the run
+	mu         sync.Mutex
+	errs       []error // per-object failures
+	fatal      error   // journal failures: they stop the run
+	lost       error   // the first directory.ErrConnection: it stopped the run
+	lostForest string
 }
 
 // tried is a change the worker has tried (or, after a stop, decided not to send), its outcome
@@ -54,6 +56,33 @@ func (r *applyRun) stop(err error) {
 	r.fatal = errors.Join(r.fatal, err)
 	r.mu.Unlock()
 	r.cancel(err)
+}
+
+// connectionLost stops the run because a forest's directory is unreachable: once, logged once,
+// whichever write or read saw it first. Writes already sent finish (the writer bounds them by
+// its timeout); nothing more is sent.
+func (r *applyRun) connectionLost(forest string, err error) {
+	if forest == "" {
+		forest = plan.ForestTarget
+	}
+	r.mu.Lock()
+	first := r.lost == nil
+	if first {
+		r.lost, r.lostForest = err, forest
+	}
+	r.mu.Unlock()
+	// Every caller cancels (the first cause stays): one that returned before the first had
+	// cancelled would send its next write.
+	r.cancel(fmt.Errorf("the run stopped: %s forest: %w", forest, verdict(err)))
+	if first {
+		r.log.Error("directory unreachable: the run stops; the changes not sent are journaled as such", "forest", forest, "err", verdict(err))
+	}
+}
+
+func (r *applyRun) lostConnection() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lost != nil
 }
 
 // worker applies chunks until jobs closes. Within a chunk it goes group by group: while the
@@ -78,7 +107,10 @@ func (r *applyRun) worker(jobs <-chan []plan.Change) {
 			defer close(committed)
 			copy(ids, r.commit(prev, first))
 		}()
-		write, backfill := r.e.prepare(r.ctx, r.log, chunk)
+		write, backfill, lost := r.e.prepare(r.ctx, r.log, chunk)
+		if lost != nil {
+			r.connectionLost(chunk[0].Forest, lost)
+		}
 		<-committed
 		outs = nil
 		for g := 0; g < len(chunk) && ids[g] != 0; g += r.size {
@@ -98,7 +130,8 @@ func (r *applyRun) worker(jobs <-chan []plan.Change) {
 			<-committed
 			copy(ids[end:], nextIDs)
 		}
-		if backfill != nil {
+		if backfill != nil && !r.lostConnection() {
+			// (With the directory lost it would only wait for it again; recovery learns them.)
 			r.e.backfillGUIDs(r.journalCtx, r.log, backfill, ids)
 		}
 	}
@@ -115,6 +148,9 @@ func (r *applyRun) writeGroup(write func(context.Context, int) (string, error), 
 			t.err = fmt.Errorf("%w (%w)", directory.ErrNotSent, cerr)
 		} else {
 			t.guid, t.err = write(r.ctx, i)
+			if errors.Is(t.err, directory.ErrConnection) {
+				r.connectionLost(t.c.Forest, t.err)
+			}
 		}
 		out = append(out, t)
 	}
@@ -195,8 +231,13 @@ func (r *applyRun) report(t tried) {
 		r.e.OnWrite(t.c, t.err)
 	}
 	if t.err != nil {
-		r.failed.Add(1)
-		r.log.Warn("write failed", "action", t.c.Action, "dn", t.c.DN, "err", t.err)
+		if errors.Is(t.err, directory.ErrOutcomeUnknown) {
+			r.unknown.Add(1)
+			r.log.Warn("write outcome unknown: the connection failed after it was sent", "action", t.c.Action, "dn", t.c.DN, "err", t.err)
+		} else {
+			r.failed.Add(1)
+			r.log.Warn("write failed", "action", t.c.Action, "dn", t.c.DN, "err", t.err)
+		}
 		r.mu.Lock()
 		r.errs = append(r.errs, &directory.ObjectError{DN: t.c.DN, Op: string(t.c.Action), Err: t.err})
 		r.mu.Unlock()
