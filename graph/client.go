@@ -23,6 +23,7 @@ type Client struct {
 	maxRetries int
 	maxWait    time.Duration
 	sleep      func(ctx context.Context, d time.Duration) error
+	jitter     func(d time.Duration) time.Duration
 	now        func() time.Time
 	log        *slog.Logger
 	userAgent  string
@@ -40,12 +41,14 @@ type ClientOptions struct {
 	// Tokens supplies the bearer token; it is called before every
 	// attempt (NewApp's source answers from MSAL's cache). Required.
 	Tokens TokenSource
-	// MaxRetries is how many times a 429/503/504 is retried, default 4;
-	// a negative value disables retries.
+	// MaxRetries is how many times a 429/503/504 or a transport failure
+	// (connection reset or refused, timeout) is retried, default 4; a
+	// negative value disables retries.
 	MaxRetries int
-	// MaxWait bounds the total Retry-After/backoff wait one request may
-	// accumulate, default 60 s. When the next wait would exceed it, the
-	// error is returned at once instead of waiting.
+	// MaxWait bounds what one request may spend on retries, default 60 s:
+	// the Retry-After/backoff waits plus the time the failed attempts
+	// took. When the next wait would exceed it, the error is returned at
+	// once instead of waiting.
 	MaxWait time.Duration
 	// Sleep waits d or until ctx ends; default a timer. Tests inject a
 	// fake clock.
@@ -84,6 +87,7 @@ func New(o ClientOptions) (*Client, error) {
 		maxRetries: o.MaxRetries,
 		maxWait:    o.MaxWait,
 		sleep:      o.Sleep,
+		jitter:     equalJitter,
 		now:        time.Now,
 		log:        o.Log,
 		userAgent:  o.UserAgent,
@@ -159,62 +163,83 @@ func drain(body io.ReadCloser) {
 // maxErrorBody bounds how much of an error body is read.
 const maxErrorBody = 64 << 10
 
-// get sends GET rawURL, retrying 429/503/504, and returns the 2xx response
-// with its body unread; the caller must drain it. Any other status yields
-// an *Error (the body is read and closed here).
-func (c *Client) get(ctx context.Context, rawURL string) (*http.Response, error) {
+// maxBody bounds a 2xx body read into memory (a page of 999 users is a few MB).
+const maxBody = 64 << 20
+
+// get sends GET rawURL and returns the status and body of the 2xx response. It retries
+// 429/503/504 (Retry-After, else backoff with jitter) and transport failures (connection reset
+// or refused, timeout, a body cut short: backoff with jitter), within MaxRetries and MaxWait.
+// MaxWait bounds the waits plus the time the failed attempts took, so attempts that time out
+// use it up too. Any other status yields an *Error; a transport failure given up on yields a
+// *TransportError.
+func (c *Client) get(ctx context.Context, rawURL string) (int, []byte, error) {
 	const method = http.MethodGet
-	var waited time.Duration
+	var spent time.Duration // waits plus failed attempts
 	for attempt := 1; ; attempt++ {
-		resp, crid, err := c.send(ctx, method, rawURL)
+		tok, err := c.tokens.Token(ctx)
 		if err != nil {
-			return nil, err
+			return 0, nil, fmt.Errorf("graph: %s %s: get token: %w", method, rawURL, err)
 		}
-		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-			return resp, nil
+		t0 := c.now()
+		status, h, body, crid, err := c.send(ctx, method, rawURL, tok)
+		var (
+			failure error
+			wait    time.Duration
+			given   bool // Retry-After was sent
+			attrs   []slog.Attr
+			what    = "throttled"
+		)
+		switch {
+		case err != nil:
+			if ctx.Err() != nil {
+				return 0, nil, fmt.Errorf("graph: %s %s: %w", method, rawURL, err)
+			}
+			if !transient(err) {
+				return 0, nil, fmt.Errorf("graph: %s %s: %w", method, rawURL, err)
+			}
+			failure = &TransportError{Method: method, URL: rawURL, Attempts: attempt, ClientRequestID: crid, Err: err}
+			attrs = []slog.Attr{slog.String("error", err.Error()), slog.String("client_request_id", crid)}
+			what = "no response"
+		case status >= 200 && status < 300:
+			return status, body, nil
+		default:
+			gerr := newError(method, rawURL, status, h, body, crid)
+			gerr.Attempts = attempt
+			if !retryable(status) {
+				return 0, nil, gerr
+			}
+			failure = gerr
+			wait, given = retryAfter(h.Get("Retry-After"), c.now())
+			attrs = []slog.Attr{slog.Int("status", status), slog.String("request_id", gerr.RequestID)}
 		}
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-		drain(resp.Body)
-		gerr := newError(method, rawURL, resp.StatusCode, resp.Header, body, crid)
-		gerr.Attempts = attempt
-		if !retryable(resp.StatusCode) {
-			return nil, gerr
+		if !given {
+			wait = c.jitter(backoff(attempt))
 		}
-		wait, ok := retryAfter(resp.Header.Get("Retry-After"), c.now())
-		if !ok {
-			wait = backoff(attempt)
+		spent += max(c.now().Sub(t0), 0)
+		common := []slog.Attr{slog.String("method", method), slog.String("url", rawURL), slog.Int("attempts", attempt)}
+		if attempt > c.maxRetries || spent+wait > c.maxWait {
+			c.log.LogAttrs(ctx, slog.LevelWarn, "graph: "+what+", giving up",
+				append(append(common, attrs...), slog.Duration("spent", spent), slog.Duration("next_wait", wait))...)
+			return 0, nil, failure
 		}
-		if attempt > c.maxRetries || waited+wait > c.maxWait {
-			c.log.LogAttrs(ctx, slog.LevelWarn, "graph: giving up on throttled request",
-				slog.String("method", method), slog.String("url", rawURL),
-				slog.Int("status", resp.StatusCode), slog.Int("attempts", attempt),
-				slog.Duration("waited", waited), slog.Duration("next_wait", wait),
-				slog.String("request_id", gerr.RequestID))
-			return nil, gerr
-		}
-		c.log.LogAttrs(ctx, slog.LevelInfo, "graph: throttled, retrying",
-			slog.String("method", method), slog.String("url", rawURL),
-			slog.Int("status", resp.StatusCode), slog.Int("attempt", attempt),
-			slog.Duration("wait", wait), slog.String("request_id", gerr.RequestID))
+		c.log.LogAttrs(ctx, slog.LevelInfo, "graph: "+what+", retrying",
+			append(append(common, attrs...), slog.Duration("wait", wait))...)
 		if err := c.sleep(ctx, wait); err != nil {
-			return nil, fmt.Errorf("graph: %s %s: waiting to retry: %w (last response: %w)", method, rawURL, err, gerr)
+			return 0, nil, fmt.Errorf("graph: %s %s: waiting to retry: %w (last failure: %w)", method, rawURL, err, failure)
 		}
-		waited += wait
+		spent += wait
 	}
 }
 
-// send makes one attempt. It returns the response and the
-// client-request-id it sent.
-func (c *Client) send(ctx context.Context, method, rawURL string) (*http.Response, string, error) {
-	tok, err := c.tokens.Token(ctx)
-	if err != nil {
-		return nil, "", fmt.Errorf("graph: %s %s: get token: %w", method, rawURL, err)
-	}
+// send makes one attempt and reads the body (a 2xx body up to maxBody, an error body up to
+// maxErrorBody). An error means no complete response came back: the request failed, or the
+// connection broke while the body was read. It returns the client-request-id it sent.
+func (c *Client) send(ctx context.Context, method, rawURL, tok string) (status int, h http.Header, body []byte, crid string, err error) {
 	req, err := http.NewRequestWithContext(ctx, method, rawURL, nil)
 	if err != nil {
-		return nil, "", fmt.Errorf("graph: %s %s: %w: %w", method, rawURL, ErrInvalidArgument, err)
+		return 0, nil, nil, "", fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
-	crid := newUUID()
+	crid = newUUID()
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("client-request-id", crid)
@@ -223,7 +248,19 @@ func (c *Client) send(ctx context.Context, method, rawURL string) (*http.Respons
 	if err != nil {
 		// *url.Error carries the URL but never headers, so the token
 		// cannot leak through it.
-		return nil, crid, fmt.Errorf("graph: %s %s: %w", method, rawURL, err)
+		return 0, nil, nil, crid, err
 	}
-	return resp, crid, nil
+	defer drain(resp.Body)
+	limit := int64(maxErrorBody)
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		limit = maxBody + 1
+	}
+	body, err = io.ReadAll(io.LimitReader(resp.Body, limit))
+	switch {
+	case err != nil:
+		return 0, nil, nil, crid, fmt.Errorf("read %d response: %w", resp.StatusCode, err)
+	case int64(len(body)) > maxBody:
+		return 0, nil, nil, crid, fmt.Errorf("%d response larger than %d MB: %w", resp.StatusCode, maxBody>>20, ErrInvalidArgument)
+	}
+	return resp.StatusCode, resp.Header, body, crid, nil
 }

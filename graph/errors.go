@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -20,6 +21,10 @@ var (
 	ErrUnauthorized = errors.New("graph: unauthorized")
 	// ErrForbidden matches a 403 response (the app lacks a permission).
 	ErrForbidden = errors.New("graph: forbidden")
+	// ErrTransport matches a request that got no complete response (a
+	// connection reset or refused, a timeout) and was still failing when
+	// the client gave up retrying (MaxRetries or MaxWait).
+	ErrTransport = errors.New("graph: no response")
 	// ErrAmbiguous is returned when a lookup that must find one object
 	// finds several.
 	ErrAmbiguous = errors.New("graph: ambiguous")
@@ -135,3 +140,33 @@ func snippet(body []byte) string {
 	// Cutting may have split a rune; ToValidUTF8 drops the remainder.
 	return strings.TrimSpace(strings.ToValidUTF8(string(body), ""))
 }
+
+// TransportError is a request that got no complete HTTP response, after
+// Attempts tries: Err is the last attempt's failure (e.g. a connection reset
+// by peer, or a timeout).
+type TransportError struct {
+	Method, URL     string
+	Attempts        int
+	ClientRequestID string
+	Err             error
+}
+
+// Error formats the error without any credential.
+func (e *TransportError) Error() string {
+	cause := e.Err
+	var ue *url.Error
+	if errors.As(cause, &ue) {
+		cause = ue.Err // it repeats the method and URL
+	}
+	s := fmt.Sprintf("graph: %s %s: no response: %v", e.Method, e.URL, cause)
+	if e.Attempts > 1 {
+		s += fmt.Sprintf(" after %d attempts", e.Attempts)
+	}
+	return s
+}
+
+// Unwrap returns the last attempt's failure.
+func (e *TransportError) Unwrap() error { return e.Err }
+
+// Is matches ErrTransport.
+func (e *TransportError) Is(target error) bool { return target == ErrTransport }

@@ -52,13 +52,12 @@ type page[T any] struct {
 
 // getJSON GETs rawURL and decodes the 2xx body into out.
 func (c *Client) getJSON(ctx context.Context, rawURL string, out any) error {
-	resp, err := c.get(ctx, rawURL)
+	status, body, err := c.get(ctx, rawURL)
 	if err != nil {
 		return err
 	}
-	defer drain(resp.Body)
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("graph: GET %s: decode %d response: %w", rawURL, resp.StatusCode, err)
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("graph: GET %s: decode %d response: %w", rawURL, status, err)
 	}
 	return nil
 }

@@ -132,8 +132,14 @@ func TestBackoffWithoutRetryAfter(t *testing.T) {
 	if _, err := c.User(context.Background(), "u1"); err != nil {
 		t.Fatal(err)
 	}
-	if w := fs.waits(); !slices.Equal(w, []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}) {
-		t.Errorf("waits = %v, want [1s 2s 4s]", w)
+	w := fs.waits()
+	if len(w) != 3 {
+		t.Fatalf("waits = %v, want 3", w)
+	}
+	for i, base := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second} {
+		if w[i] < base/2 || w[i] > base {
+			t.Errorf("wait %d = %v, want backoff %v with jitter, in [%v, %v]", i+1, w[i], base, base/2, base)
+		}
 	}
 }
 

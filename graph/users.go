@@ -129,7 +129,7 @@ func (c *Client) HasMailbox(ctx context.Context, userID string) (bool, error) {
 	if err := checkID("user id", userID); err != nil {
 		return false, err
 	}
-	resp, err := c.get(ctx, c.endpoint([]string{"users", userID, "mailboxSettings"}))
+	_, _, err := c.get(ctx, c.endpoint([]string{"users", userID, "mailboxSettings"}))
 	if err != nil {
 		var ge *Error
 		if errors.As(err, &ge) && ge.Status == 404 && strings.EqualFold(ge.Code, MailboxNotEnabledCode) {
@@ -137,6 +137,5 @@ func (c *Client) HasMailbox(ctx context.Context, userID string) (bool, error) {
 		}
 		return false, err
 	}
-	drain(resp.Body)
 	return true, nil
 }

@@ -28,15 +28,34 @@ type fakeGroup struct {
 	members  []graph.Member
 }
 
-// fault is an injected failure for requests under a path prefix.
-type fault struct {
-	prefix      string
-	remaining   int
-	status      int
-	retryAfter  string
-	code, msg   string
-	contentType string
-	body        string
+// Fault is an injected failure: the next Times requests it matches get it
+// instead of an answer. Faults are tried in the order they were added.
+type Fault struct {
+	// Match selects the requests; nil selects those whose decoded path
+	// starts with PathPrefix.
+	Match      func(r *http.Request) bool
+	PathPrefix string
+	Times      int
+	// Reset closes the connection without answering, with SO_LINGER 0,
+	// so the client sees "connection reset by peer".
+	Reset bool
+	// Stall answers nothing until the client gives up on the request (at
+	// most 30 s), so the client sees a timeout.
+	Stall bool
+	// Otherwise Status is answered: with Code and Message as a Graph JSON
+	// error, or when both are empty with Body as ContentType.
+	Status            int
+	Code, Message     string
+	RetryAfter        string
+	ContentType, Body string
+}
+
+// matches reports whether f applies to r.
+func (f *Fault) matches(r *http.Request) bool {
+	if f.Match != nil {
+		return f.Match(r)
+	}
+	return strings.HasPrefix(r.URL.Path, f.PathPrefix)
 }
 
 // SeenRequest records one request a Tenant received. The Authorization
@@ -83,7 +102,7 @@ type Tenant struct {
 	mu     sync.Mutex
 	users  []*FakeUser
 	groups []*fakeGroup
-	faults []*fault
+	faults []*Fault
 	seen   []SeenRequest
 }
 
@@ -154,14 +173,14 @@ func (t *Tenant) Throttle(pathPrefix string, n int, status int, retryAfter strin
 	if code == "" {
 		code = "UnknownError"
 	}
-	t.addFault(&fault{prefix: pathPrefix, remaining: n, status: status, retryAfter: retryAfter,
-		code: code, msg: http.StatusText(status)})
+	t.Inject(Fault{PathPrefix: pathPrefix, Times: n, Status: status, RetryAfter: retryAfter,
+		Code: code, Message: http.StatusText(status)})
 }
 
 // Fail makes the next n requests under pathPrefix fail with status and a
 // Graph JSON error with code and message.
 func (t *Tenant) Fail(pathPrefix string, n int, status int, code, message string) {
-	t.addFault(&fault{prefix: pathPrefix, remaining: n, status: status, code: code, msg: message})
+	t.Inject(Fault{PathPrefix: pathPrefix, Times: n, Status: status, Code: code, Message: message})
 }
 
 // FailHTML makes the next n requests under pathPrefix fail with status and
@@ -175,14 +194,20 @@ func (t *Tenant) FailHTML(pathPrefix string, n int, status int) {
 // FailRaw makes the next n requests under pathPrefix fail with status and
 // the given body and content type (the body may be empty).
 func (t *Tenant) FailRaw(pathPrefix string, n int, status int, contentType, body string) {
-	t.addFault(&fault{prefix: pathPrefix, remaining: n, status: status, contentType: contentType, body: body})
+	t.Inject(Fault{PathPrefix: pathPrefix, Times: n, Status: status, ContentType: contentType, Body: body})
 }
 
-// addFault appends f.
-func (t *Tenant) addFault(f *fault) {
+// Reset makes the next n requests under pathPrefix end with the connection
+// reset and no answer.
+func (t *Tenant) Reset(pathPrefix string, n int) {
+	t.Inject(Fault{PathPrefix: pathPrefix, Times: n, Reset: true})
+}
+
+// Inject adds a fault.
+func (t *Tenant) Inject(f Fault) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.faults = append(t.faults, f)
+	t.faults = append(t.faults, &f)
 }
 
 // Seen returns a copy of the requests received so far.
@@ -212,13 +237,14 @@ func (t *Tenant) findGroup(id string) *fakeGroup {
 	return nil
 }
 
-// takeFault consumes and returns the first pending fault matching path.
-func (t *Tenant) takeFault(path string) *fault {
+// takeFault consumes and returns the first pending fault matching r.
+// Match runs with t.mu held: it must not call the Tenant.
+func (t *Tenant) takeFault(r *http.Request) *Fault {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, f := range t.faults {
-		if f.remaining > 0 && strings.HasPrefix(path, f.prefix) {
-			f.remaining--
+		if f.Times > 0 && f.matches(r) {
+			f.Times--
 			cp := *f
 			return &cp
 		}

@@ -1,19 +1,25 @@
 package graphtest
 
 import (
+	"context"
+	"crypto/tls"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"testing"
+	"time"
 
 	"github.com/xtmsyncd/xtmsyncd/graph"
 )
 
 // reply carries the per-request ids into responses.
 type reply struct {
+	ctx       context.Context // the request's
 	w         http.ResponseWriter
 	requestID string
 	clientID  string
@@ -35,7 +41,7 @@ func (rp reply) error(status int, code, message string) {
 // serve is the tenant's handler.
 func (t *Tenant) serve(w http.ResponseWriter, r *http.Request) {
 	t.Requests.Add(1)
-	rp := reply{w: w, requestID: newID(), clientID: r.Header.Get("client-request-id")}
+	rp := reply{ctx: r.Context(), w: w, requestID: newID(), clientID: r.Header.Get("client-request-id")}
 	if rp.clientID == "" {
 		rp.clientID = newID()
 	}
@@ -58,7 +64,7 @@ func (t *Tenant) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	if f := t.takeFault(r.URL.Path); f != nil {
+	if f := t.takeFault(r); f != nil {
 		t.writeFault(rp, f)
 		return
 	}
@@ -95,19 +101,49 @@ func (t *Tenant) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // writeFault writes an injected failure.
-func (t *Tenant) writeFault(rp reply, f *fault) {
-	if f.retryAfter != "" {
-		rp.w.Header().Set("Retry-After", f.retryAfter)
-	}
-	if f.code == "" && f.msg == "" {
-		if f.contentType != "" {
-			rp.w.Header().Set("Content-Type", f.contentType)
+func (t *Tenant) writeFault(rp reply, f *Fault) {
+	switch {
+	case f.Reset:
+		resetConn(t.tb, rp.w)
+		return
+	case f.Stall:
+		select {
+		case <-rp.ctx.Done():
+		case <-time.After(30 * time.Second):
 		}
-		rp.w.WriteHeader(f.status)
-		_, _ = rp.w.Write([]byte(f.body))
 		return
 	}
-	rp.error(f.status, f.code, f.msg)
+	if f.RetryAfter != "" {
+		rp.w.Header().Set("Retry-After", f.RetryAfter)
+	}
+	if f.Code == "" && f.Message == "" {
+		if f.ContentType != "" {
+			rp.w.Header().Set("Content-Type", f.ContentType)
+		}
+		rp.w.WriteHeader(f.Status)
+		_, _ = rp.w.Write([]byte(f.Body))
+		return
+	}
+	rp.error(f.Status, f.Code, f.Message)
+}
+
+// resetConn takes the connection over and closes it with SO_LINGER 0: the
+// kernel sends a RST, so the client reads "connection reset by peer" and no
+// response.
+func resetConn(tb testing.TB, w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		tb.Errorf("graphtest: cannot reset the connection: %v", err)
+		return
+	}
+	raw := conn
+	if tc, ok := conn.(*tls.Conn); ok {
+		raw = tc.NetConn()
+	}
+	if tcp, ok := raw.(*net.TCPConn); ok {
+		_ = tcp.SetLinger(0)
+	}
+	_ = raw.Close()
 }
 
 // segments splits an escaped /v1.0/... path into decoded segments.
