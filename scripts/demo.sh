@@ -7,6 +7,7 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "bring up the demo forests (SOURCE CONTOSO.TEST on 127.0.0.1, TARGET NORTHWIND.TEST on ::1)"
 bash scripts/testdirs.sh up
 bash scripts/testdirs.sh reset          # start from the seeded demo data every time
+# shellcheck source=/dev/null
 . .testdirs/env
 mkdir -p out && rm -f out/demo-journal.db*
 x=bin/xtmsyncd

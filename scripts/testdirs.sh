@@ -30,31 +30,48 @@ snap() { echo "$STATE/snapshot/$1.tar"; }
 pidfile() { echo "$(dir "$1")/run/testdirs.pid"; }
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}'; }
+lower() { echo "${1,,}"; }
 log() { printf 'testdirs: %s\n' "$*" >&2; }
 
 need_root() { [ "$(id -u)" = 0 ] || { log "this step needs root (apt-get, Samba's ports)"; exit 1; }; }
 
+# The packages the forests need; invoke-rc.d asks $POLICY_RC_D whether a package may start a service.
+PACKAGES=(samba samba-ad-dc samba-ad-provision samba-dsdb-modules python3-samba winbind
+          ldb-tools ldap-utils openssl procps iproute2)
+POLICY_RC_D=${XTM_POLICY_RC_D:-/usr/sbin/policy-rc.d}
+policy_ours=0
+
+installed() {
+  command -v samba >/dev/null && command -v samba-tool >/dev/null && command -v ldapmodify >/dev/null \
+    && [ -d "${XTM_SAMBA_SETUP_DIR:-/usr/share/samba/setup}" ]
+}
+
 cmd_install() {
-  if command -v samba >/dev/null && command -v samba-tool >/dev/null && command -v ldapmodify >/dev/null \
-     && [ -d /usr/share/samba/setup ]; then
-    log "Samba AD DC already installed ($(samba --version))"; return 0
-  fi
+  if installed; then log "Samba AD DC already installed ($(samba --version))"; return 0; fi
   need_root
-  local t guard=0; t=$(now)
-  # Package scripts must not start smbd/nmbd/samba on every interface: deny service starts while we install.
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && guard=1
+  local t rc=0; t=$(now)
+  # Package scripts must not start smbd/nmbd/samba on every interface: deny service starts while
+  # we install. A policy-rc.d that was there before is the admin's and stays; ours is removed
+  # right after apt-get, and by the EXIT/INT/TERM traps if the script dies in between.
+  if [ ! -e "$POLICY_RC_D" ]; then
+    trap 'rm -f "$POLICY_RC_D"' EXIT
+    trap 'rm -f "$POLICY_RC_D"; exit 130' INT TERM
+    printf '#!/bin/sh\nexit 101\n' > "$POLICY_RC_D" && chmod +x "$POLICY_RC_D"
+    policy_ours=1
   fi
-  trap '[ "$guard" = 1 ] && rm -f /usr/sbin/policy-rc.d' RETURN
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends \
-    samba samba-ad-dc samba-ad-provision samba-dsdb-modules python3-samba winbind \
-    ldb-tools ldap-utils openssl procps iproute2 >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null ||
+    rc=$?
+  if [ "$policy_ours" = 1 ]; then
+    rm -f "$POLICY_RC_D"; policy_ours=0
+    trap - EXIT INT TERM
+  fi
+  [ "$rc" = 0 ] || { log "apt-get failed (exit $rc) installing ${PACKAGES[*]}"; exit "$rc"; }
   # Debian enables the units; they must not start at the next boot either.
   if command -v systemctl >/dev/null; then
     systemctl disable --now samba-ad-dc smbd nmbd winbind >/dev/null 2>&1 || true
   fi
+  installed || { log "apt-get succeeded but samba, samba-tool or ldapmodify is still missing"; exit 1; }
   log "installed $(samba --version) in $(since "$t") s"
 }
 
@@ -65,7 +82,7 @@ gen_tls() { # instance: a CA of its own and a server certificate for its address
   openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=xtmsyncd test CA $(realm "$1")" \
     -keyout "$d/ca.key" -out "$d/ca.pem" -addext 'basicConstraints=critical,CA:TRUE' \
     -addext 'keyUsage=critical,keyCertSign,cRLSign' 2>/dev/null
-  openssl req -newkey rsa:2048 -nodes -subj "/CN=dc1.$(realm "$1" | tr 'A-Z' 'a-z')" \
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=dc1.$(lower "$(realm "$1")")" \
     -keyout "$d/key.pem" -out "$d/req.csr" 2>/dev/null
   printf 'subjectAltName=IP:%s,DNS:localhost\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n' "$a" > "$d/ext.cnf"
   openssl x509 -req -in "$d/req.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
@@ -100,7 +117,7 @@ schemaUpdateNow: 1
 
 ldap_url() { echo "ldap://$(hostport "$1")"; }
 ldaps_url() { echo "ldaps://$(hostport "$1")"; }
-admin_dn() { echo "Administrator@$(realm "$1" | tr 'A-Z' 'a-z')"; }
+admin_dn() { echo "Administrator@$(lower "$(realm "$1")")"; }
 lmod() { # instance, ldapmodify args...: as Administrator over LDAPS, verifying the instance's CA
   local i=$1; shift
   LDAPTLS_CACERT="$(dir "$i")/tls/ca.pem" ldapmodify -x -H "$(ldaps_url "$i")" -D "$(admin_dn "$i")" -w "$ADMIN_PW" "$@"
@@ -121,7 +138,7 @@ start() { # instance
   # Foreground single process, own PID file; TDB_NO_FSYNC and ldb:nosync trade durability for speed (test data only).
   TDB_NO_FSYNC=1 setsid samba -i -M single -s "$d/etc/smb.conf" < /dev/null > "$d/samba.out" 2>&1 &
   p=$!; echo "$p" > "$(pidfile "$i")"
-  local n; for n in $(seq 1 300); do
+  for _ in $(seq 1 300); do
     answers "$i" && break
     kill -0 "$p" 2>/dev/null || { tail -20 "$d/samba.out" >&2; log "$i: samba exited"; exit 1; }
     sleep 0.05
@@ -134,7 +151,7 @@ stop() { # instance: only the PID we recorded
   local i=$1 p; p=$(pid_of "$i")
   if [ -n "$p" ]; then
     kill "$p" 2>/dev/null || true
-    local n; for n in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
     kill -0 "$p" 2>/dev/null && { kill -9 "$p" 2>/dev/null || true; }
     log "$i: stopped pid $p"
   fi
@@ -253,6 +270,9 @@ cmd_status() {
   done
   return $rc
 }
+
+# Sourced (the tests do), it only defines the functions.
+[ "${BASH_SOURCE[0]}" = "$0" ] || return 0
 
 case ${1:-} in
   install) cmd_install ;;
