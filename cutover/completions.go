@@ -27,10 +27,20 @@ type Completion struct {
 	Alias        string
 	Status       string // "" when the file has no Status column
 	HasStatus    bool
+	// Unknown marks a row whose outcome could not be established (a lookup failed or proved
+	// nothing): it is never completed, and the plan reports it with Reason.
+	Unknown bool
+	// Reason says, for a row that is not completed, why (what was asked, what failed) and
+	// what to do.
+	Reason string
 }
 
-// Completed reports whether the row's status says the move finished.
+// Completed reports whether the row's status says the move finished. An Unknown row never
+// has.
 func (c Completion) Completed() bool {
+	if c.Unknown {
+		return false
+	}
 	if !c.HasStatus {
 		return true
 	}
@@ -45,6 +55,85 @@ func (c Completion) Completed() bool {
 // behind the same interface.
 type Source interface {
 	Completions(ctx context.Context) ([]Completion, error)
+}
+
+// Answer is what one tenant showed about a mailbox. The zero value is Unknown.
+type Answer int
+
+const (
+	// Unknown: the lookup failed (throttling, a reset connection, a timeout) or proved nothing
+	// (a UPN that finds no user, or finds another user). It is never taken as "no mailbox".
+	Unknown Answer = iota
+	// NoMailbox: the user, found by a stable identifier (the object id a lookup returned, or
+	// its on-premises anchor), has no Exchange Online mailbox, or that object id is gone.
+	NoMailbox
+	// HasMailbox: the user was found and has an Exchange Online mailbox.
+	HasMailbox
+)
+
+func (a Answer) String() string {
+	switch a {
+	case NoMailbox:
+		return "no mailbox"
+	case HasMailbox:
+		return "mailbox"
+	}
+	return "unknown"
+}
+
+// Side is one tenant's answer about a mailbox and how it was reached.
+type Side struct {
+	Answer Answer
+	// Detail says what was asked and answered, or what failed.
+	Detail string
+	// Fix says, for an Unknown answer, what to do.
+	Fix string
+}
+
+// Evidence is what both tenants showed about one mailbox in scope.
+type Evidence struct {
+	SourceDN     string // the source object's DN, for reports
+	Alias        string
+	ExchangeGUID string
+	EmailAddress string
+	Target       Side // does the target user (the MailUser stamped with ExchangeGUID) have a mailbox?
+	Source       Side // does the source user still have one? Asked only when the target has.
+}
+
+// Completion turns the evidence into a row, and reports false when there is nothing to say
+// (the target has no mailbox yet: the move has not completed, as expected before it). A move
+// is completed only on positive evidence from both tenants: the target has a mailbox and the
+// source has none. An Unknown target answer, or an Unknown source answer when the target has a
+// mailbox, makes an Unknown row: never completed, reported with what failed and what to do.
+func (e Evidence) Completion() (Completion, bool) {
+	c := Completion{Identity: e.SourceDN, ExchangeGUID: e.ExchangeGUID, EmailAddress: e.EmailAddress, HasStatus: true}
+	unknown := func(tenant string, s Side) (Completion, bool) {
+		c.Unknown, c.Status = true, "Unknown"
+		c.Reason = tenant + " tenant: " + firstOf(s.Detail, "no answer")
+		if s.Fix != "" {
+			c.Reason += "; " + s.Fix
+		}
+		return c, true
+	}
+	switch e.Target.Answer {
+	case NoMailbox:
+		return c, false
+	case HasMailbox:
+	default:
+		return unknown("target", e.Target)
+	}
+	switch e.Source.Answer {
+	case NoMailbox:
+		c.Status = "Completed"
+		c.Reason = "target: " + e.Target.Detail + "; source: " + e.Source.Detail
+		return c, true
+	case HasMailbox:
+		c.Status = "NotCompleted"
+		c.Reason = "the target user has a mailbox but the source user still has one (" + e.Source.Detail +
+			"): the move is finishing, or the target user was licensed before its ExchangeGUID was set and got a new mailbox of its own"
+		return c, true
+	}
+	return unknown("source", e.Source)
 }
 
 // CSVFile reads completions from a CSV file exported from the target tenant.

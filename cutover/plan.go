@@ -100,20 +100,34 @@ func Plan(in Input, o Options) *plan.Plan {
 
 	// Which sources completed.
 	done := map[*directory.Mailbox]bool{}
+	unknown := map[*directory.Mailbox]bool{} // an unknown outcome vetoes any other row's "completed"
 	warn := func(code, obj, msg string) {
 		p.Warnings = append(p.Warnings, plan.Warning{Code: code, Object: obj, Message: msg})
 	}
 	for _, c := range in.Completed {
 		m := match(c, byGUID, byAddr, byAlias)
 		row := fmt.Sprintf("row %d (%s)", c.Row, firstOf(c.ExchangeGUID, c.EmailAddress, c.Identity, c.Alias))
+		if c.Row == 0 { // not from a file: named by the source object
+			row = firstOf(c.Identity, c.EmailAddress, c.ExchangeGUID, c.Alias)
+		}
+		reason := ""
+		if c.Reason != "" {
+			reason = ": " + c.Reason
+		}
 		switch {
 		case m == nil:
 			warn("completion_unmatched", row, "matches no mailbox in scope (by ExchangeGuid, else by address, identity or alias): check the export and scope")
+		case c.Unknown:
+			unknown[m] = true
+			warn("completion_unknown", row, fmt.Sprintf("%s is not cut over: whether its move completed is unknown%s", m.Alias, reason))
 		case !c.Completed():
-			warn("completion_not_completed", row, fmt.Sprintf("status %q: %s is not cut over until its move completes", c.Status, m.Alias))
+			warn("completion_not_completed", row, fmt.Sprintf("status %q: %s is not cut over until its move completes%s", c.Status, m.Alias, reason))
 		default:
 			done[m] = true
 		}
+	}
+	for m := range unknown {
+		delete(done, m)
 	}
 	if len(in.Completed) > 0 && !in.Completed[0].HasStatus {
 		warn("completion_no_status", "completed moves file", "the file has no Status column: every row is taken as completed")
