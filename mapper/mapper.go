@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf16"
 
 	"github.com/xtmsyncd/xtmsyncd/directory"
 )
@@ -25,6 +26,9 @@ type Rules struct {
 	ExchangeVersion      int64
 	OwnerAttr            string
 	OwnerValue           string
+	// MaxLength overrides Limits with the target schema's rangeUpper by attribute, when it was
+	// read; nil or a missing attribute uses Limits (AD's documented values).
+	MaxLength map[string]int
 }
 
 // Desired is the MailUser a source mailbox should have in the target forest.
@@ -38,6 +42,9 @@ type Desired struct {
 	// Attrs are the attributes xtmsyncd owns, in presentation form. A key with no values means
 	// "must be absent". Attributes it does not manage are not keys.
 	Attrs map[string][]string
+	// Warnings name the source values left out of the target because they are not valid
+	// (secondary proxy addresses): the object is still prepared without them.
+	Warnings []Problem
 }
 
 // Problem explains why a source cannot be prepared: which object, which attribute, what was
@@ -50,11 +57,16 @@ type Problem struct {
 	Fix       string `json:"fix"`
 }
 
-// Invalid is a source mailbox that cannot be mapped.
+// Invalid is a source mailbox that cannot be mapped: Problem is the reason, More the other
+// problems found in the same source, in rule order.
 type Invalid struct {
 	Source  *directory.Mailbox
 	Problem Problem
+	More    []Problem
 }
+
+// Problems returns every problem of the source, the reason first.
+func (iv *Invalid) Problems() []Problem { return append([]Problem{iv.Problem}, iv.More...) }
 
 // Map maps every source mailbox. Each source ends up either in desired or in invalid, never both.
 // Sources are processed in DN order, so the output is deterministic.
@@ -93,19 +105,18 @@ func Each(src []directory.Mailbox, r Rules, fn func(*Desired, *Invalid)) {
 	}
 	for _, i := range order {
 		m := &src[i]
-		d, p := mapOne(m, r)
-		if p == nil && len(byGUID[d.Key]) > 1 {
+		d, probs := Prepare(m, r)
+		if len(probs) == 0 && len(byGUID[d.Key]) > 1 {
 			others := []string{}
 			for _, j := range byGUID[d.Key] {
 				if j != i {
 					others = append(others, src[j].DN)
 				}
 			}
-			dup := DuplicateGUID(m.DN, d.Key, others)
-			p = &dup
+			probs = []Problem{DuplicateGUID(m.DN, d.Key, others)}
 		}
-		if p != nil {
-			fn(nil, &Invalid{Source: m, Problem: *p})
+		if len(probs) > 0 {
+			fn(nil, &Invalid{Source: m, Problem: probs[0], More: probs[1:]})
 			continue
 		}
 		fn(&d, nil)
@@ -120,63 +131,124 @@ func DuplicateGUID(dn string, key directory.GUID, others []string) Problem {
 		Fix:   "two source objects carry the same ExchangeGUID; find the stale copy (often a leftover from an earlier migration) and clear its msExchMailboxGuid"}
 }
 
-// One maps a single source mailbox. It cannot see duplicate ExchangeGUIDs across sources: a
-// caller that maps one at a time checks those itself (see DuplicateGUID); Each does.
-func One(m *directory.Mailbox, r Rules) (Desired, *Problem) { return mapOne(m, r) }
+// One maps a single source mailbox and returns the first of its problems (see Prepare). It cannot
+// see duplicate ExchangeGUIDs across sources: a caller that maps one at a time checks those
+// itself (see DuplicateGUID); Each does.
+func One(m *directory.Mailbox, r Rules) (Desired, *Problem) {
+	d, probs := Prepare(m, r)
+	if len(probs) > 0 {
+		return Desired{}, &probs[0]
+	}
+	return d, nil
+}
 
-func mapOne(m *directory.Mailbox, r Rules) (Desired, *Problem) {
-	bad := func(code, attr, found, fix string) (Desired, *Problem) {
-		return Desired{}, &Problem{Code: code, Object: m.DN, Attribute: attr, Found: found, Fix: fix}
+// Prepare maps one source mailbox and checks every value it would write to the target: it
+// returns the desired MailUser, or every problem that makes the source invalid, in rule order
+// (the first is the reason). A secondary proxy address that is not valid does not make the
+// source invalid: it is left out, with a warning in Desired.Warnings. Like One, it cannot see
+// duplicate ExchangeGUIDs across sources.
+func Prepare(m *directory.Mailbox, r Rules) (Desired, []Problem) {
+	var probs []Problem
+	bad := func(code, attr, found, fix string) {
+		probs = append(probs, Problem{Code: code, Object: m.DN, Attribute: attr, Found: found, Fix: fix})
 	}
-	if len(m.MailboxGUID) == 0 {
-		return bad("no_exchange_guid", directory.AttrMailboxGUID, "absent",
+	tooLong := func(attr, v string) bool {
+		why := LengthRule(v, r.limit(attr))
+		if why != "" {
+			bad("value_too_long", attr, preview(v)+": "+why,
+				fmt.Sprintf("shorten %s on the source to at most %d characters; the target refuses a longer value", attr, r.limit(attr)))
+		}
+		return why != ""
+	}
+
+	var key, archive directory.GUID
+	var err error
+	switch {
+	case len(m.MailboxGUID) == 0:
+		bad("no_exchange_guid", directory.AttrMailboxGUID, "absent",
 			"the source has no ExchangeGUID: is it a mailbox? Check Get-RemoteMailbox in the source and let Azure AD Connect write the GUID on-premises")
+	default:
+		if key, err = directory.GUIDFromAD(m.MailboxGUID); err != nil {
+			bad("bad_exchange_guid", directory.AttrMailboxGUID, fmt.Sprintf("%d bytes", len(m.MailboxGUID)),
+				"msExchMailboxGuid must be 16 bytes; restore it from the source tenant (Get-Mailbox | select ExchangeGuid)")
+		} else if key.IsZero() {
+			bad("no_exchange_guid", directory.AttrMailboxGUID, key.String(),
+				"the ExchangeGUID is all zeros; restore it from the source tenant (Get-Mailbox | select ExchangeGuid)")
+		}
 	}
-	key, err := directory.GUIDFromAD(m.MailboxGUID)
-	if err != nil {
-		return bad("bad_exchange_guid", directory.AttrMailboxGUID, fmt.Sprintf("%d bytes", len(m.MailboxGUID)),
-			"msExchMailboxGuid must be 16 bytes; restore it from the source tenant (Get-Mailbox | select ExchangeGuid)")
-	}
-	if key.IsZero() {
-		return bad("no_exchange_guid", directory.AttrMailboxGUID, key.String(),
-			"the ExchangeGUID is all zeros; restore it from the source tenant (Get-Mailbox | select ExchangeGuid)")
-	}
-	var archive directory.GUID
 	if len(m.ArchiveGUID) > 0 {
 		if archive, err = directory.GUIDFromAD(m.ArchiveGUID); err != nil {
-			return bad("bad_archive_guid", directory.AttrArchiveGUID, fmt.Sprintf("%d bytes", len(m.ArchiveGUID)),
+			bad("bad_archive_guid", directory.AttrArchiveGUID, fmt.Sprintf("%d bytes", len(m.ArchiveGUID)),
 				"msExchArchiveGUID must be 16 bytes; restore it from the source tenant (Get-Mailbox | select ArchiveGuid)")
 		}
 	}
+
+	// The alias becomes the target's mailNickname, the local part of its delivery-domain proxy
+	// and the prefix of its UPN.
 	if m.Alias == "" {
-		return bad("no_alias", directory.AttrMailNickname, "absent", "set the source mailNickname (the Exchange alias)")
+		bad("no_alias", directory.AttrMailNickname, "absent", "set the source mailNickname (the Exchange alias)")
+	} else if why := AliasRule(m.Alias); why != "" {
+		bad("bad_alias", directory.AttrMailNickname, preview(m.Alias)+": "+why,
+			"give the source a valid alias (Set-RemoteMailbox -Alias): letters, digits and "+aliasSpecials+", a period only between other characters")
+	} else if !tooLong(directory.AttrMailNickname, m.Alias) {
+		if why := UPNPrefixRule(m.Alias); why != "" {
+			bad("bad_upn_prefix", directory.AttrUPN, preview(m.Alias+"@"+r.TargetUPNSuffix)+": "+why,
+				"the target UPN is <alias>@"+r.TargetUPNSuffix+"; give the source an alias Microsoft Entra ID accepts before the @: letters A-Z, digits and ' . - _ ! # ^ ~")
+		}
 	}
-	if m.LegacyExchangeDN == "" {
-		return bad("no_legacy_dn", directory.AttrLegacyExchangeDN, "absent",
+	// Values copied as they are.
+	tooLong(directory.AttrDisplayName, m.DisplayName)
+	tooLong(directory.AttrGivenName, m.GivenName)
+	tooLong(directory.AttrSurname, m.Surname)
+
+	switch x500len := len("x500:") + Length(m.LegacyExchangeDN); {
+	case m.LegacyExchangeDN == "":
+		bad("no_legacy_dn", directory.AttrLegacyExchangeDN, "absent",
 			"the target needs x500:<LegacyExchangeDN>; restore legacyExchangeDN on the source object")
+	case X500Rule(m.LegacyExchangeDN) != "":
+		bad("bad_legacy_dn", directory.AttrLegacyExchangeDN, preview(m.LegacyExchangeDN)+": "+X500Rule(m.LegacyExchangeDN),
+			"the target needs x500:<LegacyExchangeDN>, a path such as /o=Org/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=name; restore the source's legacyExchangeDN (Get-RemoteMailbox | select LegacyExchangeDN)")
+	case x500len > r.limit(directory.AttrProxyAddresses) && r.limit(directory.AttrProxyAddresses) > 0:
+		bad("bad_legacy_dn", directory.AttrLegacyExchangeDN,
+			fmt.Sprintf("%s: as x500: %d characters, more than the %d a proxyAddresses value may hold", preview(m.LegacyExchangeDN), x500len, r.limit(directory.AttrProxyAddresses)),
+			"the target needs x500:<LegacyExchangeDN> as a proxyAddresses value; restore a legacyExchangeDN short enough for it")
 	}
 	routing := routingAddress(m, r.SourceRoutingDomain)
 	if routing == "" {
-		return bad("no_routing_address", directory.AttrProxyAddresses, summarize(m.Proxies),
+		bad("no_routing_address", directory.AttrProxyAddresses, summarize(m.Proxies),
 			fmt.Sprintf("the source has no address in %s; add smtp:%s@%s to the source mailbox (the target's targetAddress must point at it)",
 				r.SourceRoutingDomain, m.Alias, r.SourceRoutingDomain))
+	} else if why := SMTPAddressRule(routing); why != "" {
+		bad("bad_routing_address", directory.AttrProxyAddresses, preview(routing)+": "+why,
+			fmt.Sprintf("the target's targetAddress must point at the source's address in %s; correct that address on the source mailbox", r.SourceRoutingDomain))
 	}
-	primary := primarySMTP(m)
+	primary, primaryAttr := primarySMTP(m)
 	if primary == "" {
-		return bad("no_primary_smtp", directory.AttrProxyAddresses, summarize(m.Proxies), "the source has no primary SMTP address (SMTP:) nor mail")
+		bad("no_primary_smtp", directory.AttrProxyAddresses, summarize(m.Proxies), "the source has no primary SMTP address (SMTP:) nor mail")
+	} else if why := SMTPAddressRule(primary); why != "" {
+		found := primary
+		if primaryAttr == directory.AttrProxyAddresses {
+			found = "SMTP:" + primary
+		}
+		bad("bad_primary_smtp", primaryAttr, preview(found)+": "+why,
+			"the target's primary address is <local part>@"+r.TargetPrimaryDomain+"; correct the source's primary SMTP address (Set-RemoteMailbox -PrimarySmtpAddress)")
+	}
+	if len(probs) > 0 {
+		return Desired{}, probs
 	}
 
-	proxies := targetProxies(m, r, primary)
+	d := Desired{Source: m, Key: key, CN: cnOf(m, r.limit(directory.AttrCN)), SAMBase: samBase(m.Alias), Attrs: make(map[string][]string, 24)}
+	proxies := targetProxies(m, r, primary, &d.Warnings)
 	targetAddr := "SMTP:" + routing
 	// The targetAddress must not also be a proxy on the target (the article's worked example).
 	for _, p := range proxies {
 		if strings.EqualFold(directory.Proxy(p).Address(), routing) {
-			return bad("routing_address_on_target", directory.AttrTargetAddress, routing,
+			bad("routing_address_on_target", directory.AttrTargetAddress, routing,
 				"the source routing address would also become a target proxy; remove its domain from mapping.domain_map")
+			return Desired{}, probs
 		}
 	}
 
-	d := Desired{Source: m, Key: key, CN: cnOf(m), SAMBase: samBase(m.Alias), Attrs: make(map[string][]string, 24)}
 	// Single values share one backing array: one allocation instead of one per attribute.
 	one := make([]string, 0, 20)
 	set := func(a string, v ...string) {
@@ -224,6 +296,16 @@ func mapOne(m *directory.Mailbox, r Rules) (Desired, *Problem) {
 		}
 	}
 	set(r.OwnerAttr, r.OwnerValue)
+	// Derived values (mail, UPN, the required proxies, targetAddress) within the schema's
+	// limits; the copied ones were checked above.
+	for _, a := range []string{directory.AttrMail, directory.AttrUPN, directory.AttrProxyAddresses, directory.AttrTargetAddress} {
+		for _, v := range d.Attrs[a] {
+			tooLong(a, v)
+		}
+	}
+	if len(probs) > 0 {
+		return Desired{}, probs
+	}
 	return d, nil
 }
 
@@ -252,18 +334,21 @@ func routingAddress(m *directory.Mailbox, domain string) string {
 	return cands[0]
 }
 
-func primarySMTP(m *directory.Mailbox) string {
+// primarySMTP returns the source's primary SMTP address and the attribute it came from: the
+// SMTP: proxy, else mail.
+func primarySMTP(m *directory.Mailbox) (string, string) {
 	for _, p := range m.Proxies {
 		if p.IsSMTP() && p.IsPrimary() {
-			return p.Address()
+			return p.Address(), directory.AttrProxyAddresses
 		}
 	}
-	return m.Mail
+	return m.Mail, directory.AttrMail
 }
 
 // targetProxies builds the target proxyAddresses: the primary first, then the delivery-domain
-// proxy, mapped secondaries, x500:<LegacyExchangeDN> and every source x500 and x400.
-func targetProxies(m *directory.Mailbox, r Rules, primary string) []string {
+// proxy, mapped secondaries, x500:<LegacyExchangeDN> and every source x500 and x400. A secondary
+// that is not valid (secondaryRule) is left out, with a warning in warns.
+func targetProxies(m *directory.Mailbox, r Rules, primary string, warns *[]Problem) []string {
 	accepted := map[string]bool{}
 	for _, a := range r.AcceptedDomains {
 		accepted[a] = true
@@ -283,45 +368,83 @@ func targetProxies(m *directory.Mailbox, r Rules, primary string) []string {
 			out = append(out, string(p))
 		}
 	}
+	// A secondary address, as written to the target and as the source holds it.
+	type secondary struct{ v, src string }
+	rest := make([]secondary, 0, len(m.Proxies))
+	// addRest adds the secondaries in rest in value order. One that is not valid is left out
+	// alone, with a warning naming the source value it came from.
+	addRest := func() {
+		slices.SortFunc(rest, func(a, b secondary) int {
+			if c := strings.Compare(a.v, b.v); c != 0 {
+				return c
+			}
+			return strings.Compare(a.src, b.src)
+		})
+		for _, s := range rest {
+			p := directory.Proxy(s.v)
+			if p.IsSMTP() && (!accepted[p.Domain()] || sourceOwned[p.Domain()]) {
+				continue // not written anyway
+			}
+			if why := secondaryRule(p, r.limit(directory.AttrProxyAddresses)); why != "" {
+				*warns = append(*warns, Problem{Code: "proxy_left_out", Object: m.DN, Attribute: directory.AttrProxyAddresses,
+					Found: preview(s.src) + ": " + why,
+					Fix:   "correct or remove this address on the source mailbox; the target gets the other addresses without it"})
+				continue
+			}
+			add(p)
+		}
+		rest = rest[:0]
+	}
 	add(directory.SMTP(directory.LocalPart(primary)+"@"+r.TargetPrimaryDomain, true))
 	add(directory.SMTP(m.Alias+"@"+r.TargetDeliveryDomain, false))
-	var rest []string
 	for _, p := range m.Proxies {
 		if !p.IsSMTP() {
 			continue
 		}
 		if to, ok := r.DomainMap[p.Domain()]; ok {
-			rest = append(rest, string(directory.SMTP(directory.LocalPart(p.Address())+"@"+to, false)))
+			rest = append(rest, secondary{string(directory.SMTP(directory.LocalPart(p.Address())+"@"+to, false)), string(p)})
 		}
 	}
-	slices.Sort(rest)
-	for _, p := range rest {
-		add(directory.Proxy(p))
-	}
+	addRest()
 	add(directory.X500FromLegacyDN(m.LegacyExchangeDN))
-	rest = rest[:0]
 	for _, p := range m.Proxies {
 		switch p.Type() {
 		case "x500", "x400":
 			// copied as secondary addresses: the target keeps its own primary X500
-			rest = append(rest, p.Type()+":"+p.Address())
+			rest = append(rest, secondary{p.Type() + ":" + p.Address(), string(p)})
 		}
 	}
-	slices.Sort(rest)
-	for _, p := range rest {
-		add(directory.Proxy(p))
-	}
+	addRest()
 	return out
 }
 
-func cnOf(m *directory.Mailbox) string {
+// cnOf is the relative name of a new object: the source CN, else the display name, else the
+// alias, cut to the target's cn limit (the name is xtmsyncd's choice, not migration data).
+func cnOf(m *directory.Mailbox, limit int) string {
+	cn := m.Alias
 	switch {
 	case m.CN != "":
-		return m.CN
+		cn = m.CN
 	case m.DisplayName != "":
-		return m.DisplayName
+		cn = m.DisplayName
 	}
-	return m.Alias
+	return CutName(cn, limit)
+}
+
+// CutName cuts s to at most limit UTF-16 code units (whole runes), dropping the spaces the cut
+// leaves at the end; s is returned as it is when it fits (or limit is 0).
+func CutName(s string, limit int) string {
+	if limit <= 0 || Length(s) <= limit {
+		return s
+	}
+	n := 0
+	for i, c := range s {
+		if n+utf16.RuneLen(c) > limit {
+			return strings.TrimRight(s[:i], " ")
+		}
+		n += utf16.RuneLen(c)
+	}
+	return s
 }
 
 // samBase derives a sAMAccountName candidate from the alias: characters AD refuses removed,
@@ -338,7 +461,10 @@ func samBase(alias string) string {
 	if len(s) > 20 {
 		s = s[:20]
 	}
-	return strings.TrimRight(string(s), ".")
+	if out := strings.TrimRight(string(s), "."); out != "" {
+		return out
+	}
+	return "mailuser" // nothing of the alias is left (the alias rules make this unreachable)
 }
 
 func summarize(ps []directory.Proxy) string {
