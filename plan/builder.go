@@ -36,15 +36,16 @@ type Builder struct {
 	sp    *packer // desired attributes of sources
 	tp    *packer // attributes of held target objects
 
-	srcs    []srcRec
-	invalid []Change
-	byKey   map[directory.GUID]int32
-	dups    map[directory.GUID][]int32
-	claims  map[uint64]packedClaim // desired address -> its first claimant
-	twice   map[uint64]*twiceRec
-	upns    multi
-	anchors multi
-	srcDone bool
+	srcs     []srcRec
+	invalid  []Change
+	warnings []Warning // values left out of desired objects
+	byKey    map[directory.GUID]int32
+	dups     map[directory.GUID][]int32
+	claims   map[uint64]packedClaim // desired address -> its first claimant
+	twice    map[uint64]*twiceRec
+	upns     multi
+	anchors  multi
+	srcDone  bool
 
 	scratch   map[string][]string
 	tgts      []tgtRec
@@ -203,17 +204,17 @@ func NewBuilder(rules mapper.Rules, opt Options) *Builder {
 
 // AddSource maps one source mailbox and adds it.
 func (b *Builder) AddSource(m *directory.Mailbox) {
-	d, prob := mapper.One(m, b.rules)
-	if prob != nil {
-		b.AddInvalid(&mapper.Invalid{Source: m, Problem: *prob})
+	d, probs := mapper.Prepare(m, b.rules)
+	if len(probs) > 0 {
+		b.AddInvalid(&mapper.Invalid{Source: m, Problem: probs[0], More: probs[1:]})
 		return
 	}
 	b.AddDesired(&d)
 }
 
-// AddInvalid adds a source that cannot be mapped.
+// AddInvalid adds a source that cannot be mapped, with every problem found in it.
 func (b *Builder) AddInvalid(inv *mapper.Invalid) {
-	c := Change{Action: Invalid, Source: inv.Source.DN, Reason: inv.Problem.Code, Problems: []mapper.Problem{inv.Problem}}
+	c := Change{Action: Invalid, Source: inv.Source.DN, Reason: inv.Problem.Code, Problems: inv.Problems()}
 	if g, err := directory.GUIDFromAD(inv.Source.MailboxGUID); err == nil && !g.IsZero() {
 		c.Key = g.String()
 	}
@@ -221,7 +222,11 @@ func (b *Builder) AddInvalid(inv *mapper.Invalid) {
 }
 
 // AddDesired adds an already mapped source. Sources sharing an ExchangeGUID all end invalid.
+// The values the mapper left out of it become plan warnings.
 func (b *Builder) AddDesired(d *mapper.Desired) {
+	for _, w := range d.Warnings {
+		b.warnings = append(b.warnings, leftOut(w))
+	}
 	if len(b.srcs) >= MaxSources {
 		b.AddInvalid(&mapper.Invalid{Source: d.Source, Problem: mapper.Problem{Code: "scope_too_large", Object: d.Source.DN,
 			Found: fmt.Sprintf("more than %d mailboxes in scope", MaxSources), Fix: "split the scope into several configurations"}})

@@ -324,8 +324,8 @@ func TestCompareFold_AsToLower(t *testing.T) {
 func TestBuilder_CreateKeyIsTheWholeDNsKey(t *testing.T) {
 	for _, ou := range []string{"OU=Migrated,DC=northwind,DC=test", "ou=Mig\\,rated , dc=northwind,dc=test", "OU=#Hash+OU=Plus,DC=x", "OU=A+CN=B,DC=x"} {
 		b := NewBuilder(mapper.Rules{}, Options{OU: ou})
-		for _, cn := range []string{"Ann Lee", "Lee, Ann", " lead space", "trail ", "#hash", "a+b", "Zoë \"Q\" <x>;y=z", "back\\slash", "日本 語"} {
-			dn := "CN=" + ldap.EscapeDN(cn) + "," + ou
+		for _, cn := range []string{"Ann Lee", "Lee, Ann", " lead space", "trail ", "#hash", "a+b", "Zoë \"Q\" <x>;y=z", "back\\slash", "日本 語", "a=b", "=", " ", "tab\tnl\n"} {
+			dn := "CN=" + directory.EscapeRDNValue(cn) + "," + ou
 			if got, want := b.createKey(cn), folded(b.seed, normDN(dn)); got != want {
 				t.Errorf("OU %q, CN %q: key of the parts %x, of the whole DN %q %x", ou, cn, got, normDN(dn), want)
 			}

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/go-ldap/ldap/v3"
 	"github.com/xtmsyncd/xtmsyncd/directory"
 	"github.com/xtmsyncd/xtmsyncd/mapper"
 )
@@ -45,6 +44,13 @@ func (b *Builder) Finish() *Plan {
 	}
 	b.claimedTwice(p.Changes, at)
 	sortChanges(p.Changes)
+	slices.SortStableFunc(b.warnings, func(x, y Warning) int {
+		if c := compareFold(x.Object, y.Object); c != 0 {
+			return c
+		}
+		return strings.Compare(x.Found, y.Found)
+	})
+	p.Warnings, b.warnings = b.warnings, nil
 	for _, c := range p.Changes {
 		p.Summary.add(c.Action)
 	}
@@ -306,18 +312,15 @@ func (b *Builder) draft(s *srcRec) draft {
 }
 
 // name gives a draft its DN, cn and sAMAccountName: the source's, or with the alias (and a
-// number) added when another object in the target forest or in this plan has them.
+// number) added when another object in the target forest or in this plan has them. The cn is
+// escaped per RFC 4514 (directory.EscapeRDNValue) and kept within the target's cn limit.
 func (b *Builder) name(d *draft) Change {
 	cn := d.base
-	dn := "CN=" + ldap.EscapeDN(cn) + "," + b.opt.OU
+	dn := "CN=" + directory.EscapeRDNValue(cn) + "," + b.opt.OU
 	key := b.createKey(cn)
 	for n := 1; b.has(b.dns, key); n++ {
-		if n == 1 {
-			cn = fmt.Sprintf("%s (%s)", d.base, d.alias)
-		} else {
-			cn = fmt.Sprintf("%s (%s %d)", d.base, d.alias, n)
-		}
-		dn = "CN=" + ldap.EscapeDN(cn) + "," + b.opt.OU
+		cn = suffixed(d.base, d.alias, n, b.rules.Limit(directory.AttrCN))
+		dn = "CN=" + directory.EscapeRDNValue(cn) + "," + b.opt.OU
 		key = b.createKey(cn)
 	}
 	b.dns[key] = struct{}{}
@@ -328,10 +331,21 @@ func (b *Builder) name(d *draft) Change {
 	return c
 }
 
+// suffixed is the n-th alternative name for base: "base (alias)", "base (alias 2)", ... cut to
+// limit characters before the closing number and parenthesis, so that every n still gives a
+// name of its own.
+func suffixed(base, alias string, n, limit int) string {
+	tail := ")"
+	if n > 1 {
+		tail = fmt.Sprintf(" %d)", n)
+	}
+	return mapper.CutName(base+" ("+alias, max(1, limit-mapper.Length(tail))) + tail
+}
+
 // createKey is the DN key of "CN=cn,<OU>": normDN of the whole DN, with the OU normalised once
 // (normDN joins the RDNs it parses with commas, so the parts can be normalised apart).
 func (b *Builder) createKey(cn string) uint64 {
-	rdn := "CN=" + ldap.EscapeDN(cn)
+	rdn := "CN=" + directory.EscapeRDNValue(cn)
 	if b.ouDN == "" { // the OU does not parse (config validation refuses that): the whole DN
 		return folded(b.seed, normDN(rdn+","+b.opt.OU))
 	}

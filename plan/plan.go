@@ -83,11 +83,22 @@ type AttrChange struct {
 // Incremental reports whether the change adds and deletes values rather than replacing.
 func (a AttrChange) Incremental() bool { return len(a.Add) > 0 || len(a.Delete) > 0 }
 
-// Warning is a finding that does not stop the run (nested groups, skipped members, ...).
+// Warning is a finding that does not stop the run (nested groups, skipped members, a source
+// value left out of the target, ...). Attribute, Found and Fix are set when the finding is
+// about one value.
 type Warning struct {
-	Code    string `json:"code"`
-	Object  string `json:"object"`
-	Message string `json:"message"`
+	Code      string `json:"code"`
+	Object    string `json:"object"`
+	Attribute string `json:"attribute,omitempty"`
+	Found     string `json:"found,omitempty"`
+	Message   string `json:"message"`
+	Fix       string `json:"fix,omitempty"`
+}
+
+// leftOut is the warning for a source value the mapper left out of the target object.
+func leftOut(p mapper.Problem) Warning {
+	return Warning{Code: p.Code, Object: p.Object, Attribute: p.Attribute, Found: p.Found, Fix: p.Fix,
+		Message: p.Attribute + " " + p.Found + "; left out of the target object: " + p.Fix}
 }
 
 // Summary counts changes by action.
