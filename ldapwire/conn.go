@@ -120,6 +120,9 @@ func (c *Conn) handshake(ctx context.Context, tc *tls.Config) error {
 	hctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	if err := t.HandshakeContext(hctx); err != nil {
+		if ctx.Err() == nil && hctx.Err() != nil {
+			return fmt.Errorf("no TLS handshake within %s (timeout)", c.timeout)
+		}
 		return err
 	}
 	c.nc = t
@@ -199,10 +202,22 @@ func (c *Conn) send(op *ber.Packet, controls []ldap.Control) (int64, error) {
 	}
 	c.nc.SetWriteDeadline(time.Now().Add(c.timeout))
 	if _, err := c.nc.Write(env.Bytes()); err != nil {
-		return 0, fmt.Errorf("send: %w", err)
+		return 0, &sendError{err}
 	}
 	return c.id, nil
 }
+
+// sendError is a request that could not be written whole. The directory cannot have acted on
+// it (a request, like a TLS record, counts only once it has arrived entire), so unlike a
+// connection that fails while the answer is awaited, its outcome is known: not applied.
+type sendError struct{ err error }
+
+func (e *sendError) Error() string { return "send: " + e.err.Error() }
+
+func (e *sendError) Unwrap() error { return e.err }
+
+// Unsent reports that the request never reached the directory whole: it may be sent again.
+func (e *sendError) Unsent() bool { return true }
 
 // readFrame reads one whole LDAPMessage (tag, length and contents) without decoding it.
 func (c *Conn) readFrame() ([]byte, error) {

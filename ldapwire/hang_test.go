@@ -119,3 +119,28 @@ func TestDial_HungBindFailsWithinTheTimeout(t *testing.T) {
 		t.Errorf("dial failed after %v; the timeout is %v", el, timeout)
 	}
 }
+
+// A request that could not be written (the connection failed under it) says so: it never reached
+// the directory whole, so its outcome is known (not applied), unlike one whose answer was lost.
+func TestOps_SendFailureIsUnsent(t *testing.T) {
+	f := startFakeWith(t, 0, func(net.Conn, int, searchReq) {}, func(net.Conn, int64, *ber.Packet, []byte) {})
+	c := f.mustDial(t)
+	c.nc.Close() // the connection fails before the request goes out
+	err := within(t, "add", func() error { return c.Add(ldap.NewAddRequest("CN=x,DC=example,DC=com", nil)) })
+	var u interface{ Unsent() bool }
+	if !errors.As(err, &u) || !u.Unsent() {
+		t.Errorf("error %v: want it unsent", err)
+	}
+	var le *ldap.Error
+	if errors.As(err, &le) {
+		t.Errorf("error %v is an *ldap.Error", err)
+	}
+
+	// One whose request went out and whose answer never came is not.
+	f2 := startFakeWith(t, 0, func(net.Conn, int, searchReq) {}, func(w net.Conn, _ int64, _ *ber.Packet, _ []byte) { w.Close() })
+	c2 := f2.mustDial(t)
+	err = within(t, "add", func() error { return c2.Add(ldap.NewAddRequest("CN=x,DC=example,DC=com", nil)) })
+	if errors.As(err, &u) {
+		t.Errorf("error %v after the request was sent reads as unsent", err)
+	}
+}

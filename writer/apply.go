@@ -50,6 +50,16 @@ func (c *Client) Apply(ctx context.Context, ch plan.Change) (string, error) {
 	}
 	guid, err := c.write(conn, ch, req, st)
 	c.release(conn, err)
+	if unsent(err) {
+		// Nothing reached the directory: once more on a new connection, from a fresh read.
+		if conn, err = c.acquire(ctx); err != nil {
+			return "", notSent(fmt.Errorf("reconnect: %w", err))
+		}
+		if st, err = c.readState(conn, ch, req); err == nil {
+			guid, err = c.write(conn, ch, req, st)
+		}
+		c.release(conn, err)
+	}
 	return guid, err
 }
 
@@ -135,12 +145,23 @@ func (c *Client) write(conn Conn, ch plan.Change, req any, st casState) (string,
 }
 
 // sent wraps the error of a write: a network error after the request went out leaves its
-// outcome unknown, which the journal must say rather than claim it failed.
+// outcome unknown, which the journal must say rather than claim it failed. One that kept the
+// request from going out whole (unsent) does not: nothing was written.
 func sent(op string, err error) error {
-	if !serverAnswered(err) {
+	switch {
+	case unsent(err):
+		return fmt.Errorf("%s: nothing was written, the connection failed as the request was sent: %w", op, err)
+	case !serverAnswered(err):
 		return fmt.Errorf("%s: %w: %w", op, directory.ErrOutcomeUnknown, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// unsent reports whether err says the request never reached the directory whole (ldapwire's
+// send failures): it cannot have been applied, and may be sent again.
+func unsent(err error) bool {
+	var u interface{ Unsent() bool }
+	return errors.As(err, &u) && u.Unsent()
 }
 
 // takenBy says why a planned create would be stale: an object now at dn, or one holding the

@@ -137,6 +137,15 @@ func (b *batch) Apply(ctx context.Context, i int) (string, error) {
 	st.noGUIDRead = isAdd
 	guid, err := b.c.write(conn, b.cs[i], b.reqs[i], st)
 	b.c.release(conn, err)
+	if unsent(err) {
+		// Nothing reached the directory: once more on a new connection, against the same
+		// state (it was read for this write, which has not happened).
+		if conn, err = b.c.acquire(ctx); err != nil {
+			return "", notSent(fmt.Errorf("reconnect: %w", err))
+		}
+		guid, err = b.c.write(conn, b.cs[i], b.reqs[i], st)
+		b.c.release(conn, err)
+	}
 	if isAdd && err == nil {
 		b.mu.Lock()
 		b.created[i] = true

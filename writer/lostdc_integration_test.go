@@ -12,6 +12,7 @@ import (
 	"github.com/xtmsyncd/xtmsyncd/internal/ldaptest"
 	"github.com/xtmsyncd/xtmsyncd/ldapsrc"
 	"github.com/xtmsyncd/xtmsyncd/ldapwire"
+	"github.com/xtmsyncd/xtmsyncd/plan"
 	"github.com/xtmsyncd/xtmsyncd/writer"
 )
 
@@ -211,5 +212,36 @@ func TestEachEntry_LostDirectoryFailsTheReadOnce(t *testing.T) {
 			}
 			t.Logf("%s: %v after %v", fault, err, el.Round(time.Millisecond))
 		})
+	}
+}
+
+// A chunk's writes on a connection that was reset after the chunk's read: a write that fails as
+// it is sent reached nothing, so it goes again on a new connection, and every write lands
+// (no outcome unknown, no failure).
+func TestPrepare_WritesAfterAResetGoOnANewConnection(t *testing.T) {
+	const timeout = 5 * time.Second
+	c, px, d, ou, dials := proxiedClient(t, timeout, 1)
+	ctx := ctxT(t)
+	var cs []plan.Change
+	for range 3 {
+		cs = append(cs, newUserChange(ou, "pr"+tag(t), randomGUID(t)))
+	}
+	p, err := c.Prepare(ctx, cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	px.Kill() // the pooled connection is reset ...
+	px.Revive()
+	time.Sleep(50 * time.Millisecond) // ... and the client has seen the reset
+	for i, ch := range cs {
+		if _, err := p.Apply(ctx, i); err != nil {
+			t.Errorf("write %d after the reset: %v", i, err)
+		}
+		if _, ok := get(t, d, ch.DN, "cn"); !ok {
+			t.Errorf("%s missing", ch.DN)
+		}
+	}
+	if n := dials.Load(); n != 2 {
+		t.Errorf("%d dials, want 2 (one before the reset, one after)", n)
 	}
 }
