@@ -144,3 +144,44 @@ func TestOps_SendFailureIsUnsent(t *testing.T) {
 		t.Errorf("error %v after the request was sent reads as unsent", err)
 	}
 }
+
+// Search, one page at a time (as ldapsrc.Paged reads the forest on a writer's connection),
+// returns each page's cookie: the read goes on to the last page instead of stopping after the
+// first.
+func TestSearch_ReturnsThePagingCookie(t *testing.T) {
+	f := startFake(t, 0, func(w net.Conn, n int, req searchReq) {
+		switch n {
+		case 0:
+			w.Write(pageOf(req.id, mailboxes(0, 2), []byte("next")))
+		case 1:
+			if string(req.cookie) != "next" {
+				t.Errorf("second page asked with cookie %q", req.cookie)
+			}
+			w.Write(pageOf(req.id, mailboxes(2, 3), nil))
+		default:
+			t.Errorf("search %d", n)
+			w.Close()
+		}
+	})
+	c := f.mustDial(t)
+	var all []*ldap.Entry
+	paging := ldap.NewControlPaging(2)
+	for page := 0; ; page++ {
+		req := *mailboxSearch
+		req.Controls = []ldap.Control{paging}
+		var res *ldap.SearchResult
+		if err := within(t, "Search", func() (err error) { res, err = c.Search(&req); return err }); err != nil {
+			t.Fatalf("page %d: %v", page, err)
+		}
+		all = append(all, res.Entries...)
+		pc, _ := ldap.FindControl(res.Controls, ldap.ControlTypePaging).(*ldap.ControlPaging)
+		if pc == nil || len(pc.Cookie) == 0 {
+			break
+		}
+		if page > 2 {
+			t.Fatal("no last page")
+		}
+		paging.SetCookie(pc.Cookie)
+	}
+	checkEntries(t, all, mailboxes(0, 3))
+}

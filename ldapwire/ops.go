@@ -73,6 +73,15 @@ func (c *Conn) Search(req *ldap.SearchRequest) (*ldap.SearchResult, error) {
 			if err != nil {
 				return nil, c.broken(err)
 			}
+			// A paged search done one page per Search (ldapsrc.Paged) needs the cookie for the
+			// next page: without it, the read would stop after the first page, silently.
+			cookie, err := pagingCookie(m.controls)
+			if err != nil {
+				return nil, c.broken(err)
+			}
+			if len(cookie) > 0 {
+				res.Controls = append(res.Controls, &ldap.ControlPaging{Cookie: cookie})
+			}
 			return res, r.err()
 		default:
 			return nil, c.broken(unexpected(m, id))
