@@ -297,8 +297,11 @@ func preview(v string) string {
 	return fmt.Sprintf("%q", v)
 }
 
-// secondaryRule checks a secondary proxy address xtmsyncd would copy to the target: a mapped
-// smtp: address (its local part), an x500: or an x400: address, each within the per-value limit.
+// SecondaryRule checks a secondary proxy address xtmsyncd would copy to the target: a mapped
+// smtp: address (its local part), an x500: or an x400: address, each within the per-value limit
+// (Rules.Limit(proxyAddresses)). One that breaks it is left out of the target.
+func SecondaryRule(p directory.Proxy, limit int) string { return secondaryRule(p, limit) }
+
 func secondaryRule(p directory.Proxy, limit int) string {
 	var why string
 	switch p.Type() {

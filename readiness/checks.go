@@ -41,6 +41,7 @@ const (
 	SourceNoGUID       = "SOURCE-NO-EXCHANGEGUID"
 	SourceDuplicate    = "SOURCE-DUPLICATE-EXCHANGEGUID"
 	SourceInvalid      = "SOURCE-INVALID"
+	SourceProxyLeftOut = "SOURCE-PROXY-LEFT-OUT"
 	SourceLitHold      = "SOURCE-LITIGATION-HOLD"
 	SourceHoldPolicies = "SOURCE-HOLD-POLICIES"
 	TargetNotCreated   = "TARGET-NOT-CREATED"
@@ -72,6 +73,7 @@ var Catalogue = []Check{
 	{SourceNoGUID, "source has an ExchangeGUID", Error, "article: ExchangeGUID must match (MissingExchangeGuidException)", true},
 	{SourceDuplicate, "source ExchangeGUID is unique", Error, "ExchangeGUID keys the move", true},
 	{SourceInvalid, "source has what the target MailUser needs", Error, "article: target MailUser prerequisites", true},
+	{SourceProxyLeftOut, "source secondary addresses are well-formed (a malformed one is left out of the target)", Warning, "x500/x400/SMTP address syntax; proxyAddresses rangeUpper 1123", true},
 	{SourceLitHold, "source is not on litigation hold", Error, "article: mailboxes on any type of hold aren't migrated (check 4)", true},
 	{SourceHoldPolicies, "source has no hold policies written back from the cloud", Error, "article: mailboxes on any type of hold aren't migrated (check 4)", true},
 	{TargetNotCreated, "target MailUser exists", Error, "validation script check 1", true},

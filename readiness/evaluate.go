@@ -88,6 +88,12 @@ func Evaluate(in Input) *Report {
 	for i := range in.Plan.Changes {
 		changes[strings.ToLower(in.Plan.Changes[i].Source)] = &in.Plan.Changes[i]
 	}
+	leftOut := map[string][]plan.Warning{} // source values the plan leaves out, by source DN
+	for _, w := range in.Plan.Warnings {
+		if w.Code == "proxy_left_out" {
+			leftOut[strings.ToLower(w.Object)] = append(leftOut[strings.ToLower(w.Object)], w)
+		}
+	}
 	for _, g := range in.Scope.NestedGroups {
 		r.Scope = append(r.Scope, Finding{Check: ScopeNestedGroup, Severity: Warning, Object: g.DN, Attribute: directory.AttrMember,
 			Actual: fmt.Sprintf("nested in %s with %d members", in.Group, len(g.Members)),
@@ -95,7 +101,7 @@ func Evaluate(in Input) *Report {
 	}
 	for i := range in.Scope.Mailboxes {
 		m := &in.Scope.Mailboxes[i]
-		res := evaluateOne(m, changes[strings.ToLower(m.DN)], in)
+		res := evaluateOne(m, changes[strings.ToLower(m.DN)], leftOut[strings.ToLower(m.DN)], in)
 		r.Mailboxes = append(r.Mailboxes, res)
 	}
 	slices.SortFunc(r.Mailboxes, func(a, b Result) int {
@@ -105,7 +111,7 @@ func Evaluate(in Input) *Report {
 	return r
 }
 
-func evaluateOne(m *directory.Mailbox, c *plan.Change, in Input) Result {
+func evaluateOne(m *directory.Mailbox, c *plan.Change, leftOut []plan.Warning, in Input) Result {
 	res := Result{Source: m.DN, Alias: m.Alias, Kind: string(directory.KindOfRecipient(m.TypeDetails))}
 	if g, err := directory.GUIDFromAD(m.MailboxGUID); err == nil && !g.IsZero() {
 		res.ExchangeGUID = g.String()
@@ -122,6 +128,9 @@ func evaluateOne(m *directory.Mailbox, c *plan.Change, in Input) Result {
 	}
 	scopeFindings(m, in.Group, add)
 	holdFindings(m, add)
+	for _, w := range leftOut {
+		add(SourceProxyLeftOut, w.Attribute, "a well-formed address", w.Found, w.Fix)
+	}
 	if c != nil {
 		targetFindings(m, c, in, &res, add)
 	}

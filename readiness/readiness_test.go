@@ -170,6 +170,14 @@ var cases = []finding{
 		noTgt: true, want: []string{readiness.SourceInvalid}},
 	{name: "SOURCE-INVALID: archive GUID not 16 bytes", source: func(m *directory.Mailbox) { m.ArchiveGUID = []byte{1, 2, 3} },
 		noTgt: true, want: []string{readiness.SourceInvalid}},
+	{name: "SOURCE-INVALID: primary SMTP address with no local part", source: func(m *directory.Mailbox) { m.Proxies[0] = "SMTP:@contoso.com" },
+		noTgt: true, want: []string{readiness.SourceInvalid}},
+	{name: "SOURCE-INVALID: alias with a space and an @", source: func(m *directory.Mailbox) { m.Alias = "bad alias@x" },
+		noTgt: true, want: []string{readiness.SourceInvalid}},
+	{name: "SOURCE-PROXY-LEFT-OUT: malformed x500 and x400 on the source (not TARGET-X500-ALL: they are never written)",
+		source: func(m *directory.Mailbox) {
+			m.Proxies = append(m.Proxies, "x500:garbage with spaces", "x400:c=;a=;")
+		}, want: []string{readiness.SourceProxyLeftOut, readiness.SourceProxyLeftOut}},
 	{name: "SOURCE-LITIGATION-HOLD (check 4): msExchELCMailboxFlags bit 8", source: func(m *directory.Mailbox) {
 		m.ELCMailboxFlags, m.LitigationHoldDate = "8", "20240101000000.0Z"
 	}, want: []string{readiness.SourceLitHold}},

@@ -78,7 +78,8 @@ func checkTarget(m *directory.Mailbox, e *directory.Entry, c *plan.Change, r map
 	}
 	var missing []string
 	for _, p := range m.Proxies {
-		if (p.Type() == "x500" || p.Type() == "x400") && !keys[p.Key()] {
+		// A malformed source value is never written (SOURCE-PROXY-LEFT-OUT says so): not missing.
+		if (p.Type() == "x500" || p.Type() == "x400") && !keys[p.Key()] && mapper.SecondaryRule(p, r.Limit(directory.AttrProxyAddresses)) == "" {
 			missing = append(missing, string(p))
 		}
 	}

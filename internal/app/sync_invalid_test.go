@@ -16,6 +16,7 @@ import (
 	"github.com/xtmsyncd/xtmsyncd/internal/synth"
 	"github.com/xtmsyncd/xtmsyncd/mapper"
 	"github.com/xtmsyncd/xtmsyncd/plan"
+	"github.com/xtmsyncd/xtmsyncd/readiness"
 )
 
 // Issue 14, finding 5: invalid source data was written to the target. Hostile values are seeded
@@ -235,6 +236,31 @@ func TestSync_InvalidSourceData_RefusedOrLeftOut(t *testing.T) {
 	}
 	if p2.Summary.Writes() != 0 || p2.Summary.Invalid != len(want) || p2.Summary.Unchanged != 1 {
 		t.Errorf("second plan %+v, want %d invalid, 1 unchanged and no writes", p2.Summary, len(want))
+	}
+
+	// validate says the same: the control mailbox is prepared but its malformed addresses are
+	// left out (not "missing x500s" that a sync would add); the invalid ones are blocked with
+	// the attribute at fault. (validate reads the source itself: the injected values are not
+	// there.)
+	rep, err := w.rig(t).Validate(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, res := range rep.Mailboxes {
+		var checks []string
+		for _, f := range res.Findings {
+			checks = append(checks, f.Check+"/"+f.Attribute)
+		}
+		switch res.Source {
+		case o.UserDN(control):
+			if !slices.Equal(checks, slices.Repeat([]string{readiness.SourceProxyLeftOut + "/proxyAddresses"}, len(leftOut))) {
+				t.Errorf("validate, control: %v, want %d %s findings alone", checks, len(leftOut), readiness.SourceProxyLeftOut)
+			}
+		case o.UserDN(noLocal), o.UserDN(badAlias), o.UserDN(badLegacy), o.UserDN(badUPN):
+			if res.Verdict != readiness.Blocked || len(checks) == 0 || !strings.HasPrefix(checks[0], readiness.SourceInvalid+"/") {
+				t.Errorf("validate, %s: %s %v, want blocked by %s", res.Source, res.Verdict, checks, readiness.SourceInvalid)
+			}
+		}
 	}
 }
 
