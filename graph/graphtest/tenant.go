@@ -73,7 +73,7 @@ type SeenRequest struct {
 // Tenant is a fake Microsoft Graph v1.0 tenant on an httptest TLS server.
 // It serves exactly what graph.Client uses, under /v1.0:
 //
-//	GET /users[?$filter=userPrincipalName eq '…' | mail eq '…']  (paged)
+//	GET /users[?$filter=userPrincipalName eq '…' | mail eq '…' | onPremisesImmutableId eq '…']  (paged)
 //	GET /users/{id|upn}
 //	GET /users/{id|upn}/licenseDetails                           (paged)
 //	GET /users/{id|upn}/mailboxSettings

@@ -111,7 +111,9 @@ func (t *Tenant) writeFault(rp reply, f *Fault) {
 		case <-rp.ctx.Done():
 		case <-time.After(30 * time.Second):
 		}
-		return
+		// Answer nothing at all: returning would send an empty 200, which a client racing its
+		// own timeout may still read.
+		panic(http.ErrAbortHandler)
 	}
 	if f.RetryAfter != "" {
 		rp.w.Header().Set("Retry-After", f.RetryAfter)
@@ -298,7 +300,7 @@ func (t *Tenant) listUsers(rp reply, r *http.Request, q url.Values) {
 	if f := q.Get("$filter"); f != "" {
 		var ok bool
 		prop, val, ok = parseEq(f)
-		if !ok || (prop != "userPrincipalName" && prop != "mail") {
+		if !ok || (prop != "userPrincipalName" && prop != "mail" && prop != "onPremisesImmutableId") {
 			rp.error(http.StatusBadRequest, "Request_UnsupportedQuery", "Unsupported or invalid query filter clause specified for property of resource 'User'.")
 			return
 		}
@@ -310,6 +312,8 @@ func (t *Tenant) listUsers(rp reply, r *http.Request, q url.Values) {
 		case prop == "userPrincipalName" && !strings.EqualFold(u.UserPrincipalName, val):
 			continue
 		case prop == "mail" && !strings.EqualFold(u.Mail, val):
+			continue
+		case prop == "onPremisesImmutableId" && u.OnPremisesImmutableID != val: // base64: case matters
 			continue
 		}
 		items = append(items, project(u.User, sel))
