@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -193,8 +194,12 @@ func (r *Rig) cloudScope(ctx context.Context, groupDN string, scope *directory.S
 	return out
 }
 
-// GraphCompletions says a move completed when the target user now has a mailbox and the source
-// user has none.
+// GraphCompletions asks both tenants which moves completed. A move is completed only on
+// positive evidence from both: the target user (the synced object of the target MailUser that
+// carries the source's ExchangeGUID) has a mailbox, and the source user (found by a stable
+// identifier) has none. Lookups that fail (throttling, a reset connection, a timeout: retried
+// within graph.max_wait) or prove nothing (a UPN that finds no user, or another user) make the
+// outcome unknown: never completed, reported per mailbox with what failed and what to do.
 type GraphCompletions struct{ R *Rig }
 
 // Completions implements cutover.Source.
@@ -211,49 +216,139 @@ func (g GraphCompletions) Completions(ctx context.Context) ([]cutover.Completion
 	if err != nil {
 		return nil, err
 	}
-	byGUID := map[directory.GUID]*directory.Entry{}
+	byGUID := map[directory.GUID][]*directory.Entry{}
 	for _, e := range entries {
-		if k, err := directory.ParseGUID(e.First(directory.AttrMailboxGUID)); err == nil {
-			byGUID[k] = e
+		if k, err := directory.ParseGUID(e.First(directory.AttrMailboxGUID)); err == nil && !k.IsZero() {
+			byGUID[k] = append(byGUID[k], e)
 		}
 	}
-	var (
-		mu   sync.Mutex
-		out  []cutover.Completion
-		errs []error
-	)
+	rows := make([]*cutover.Completion, len(scope.Mailboxes))
 	forEach(ctx, len(scope.Mailboxes), func(i int) {
-		m := scope.Mailboxes[i]
+		m := &scope.Mailboxes[i]
 		k, err := directory.GUIDFromAD(m.MailboxGUID)
-		e := byGUID[k]
-		if err != nil || e == nil {
-			return
+		if err != nil || k.IsZero() || len(byGUID[k]) == 0 {
+			return // no ExchangeGUID, or no target MailUser: nothing can have moved
 		}
-		tu, err := r.Tenants.Target.User(ctx, e.First(directory.AttrUPN))
-		if err != nil {
-			if !errors.Is(err, graph.ErrNotFound) {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
+		ev := cutover.Evidence{SourceDN: m.DN, Alias: m.Alias, ExchangeGUID: k.String()}
+		if ts := byGUID[k]; len(ts) > 1 {
+			dns := make([]string, len(ts))
+			for j, e := range ts {
+				dns[j] = e.DN
 			}
-			return
+			ev.Target = cutover.Side{Detail: "several objects of the target forest carry ExchangeGUID " + k.String() + ": " + strings.Join(dns, "; "),
+				Fix: "keep the ExchangeGUID on one target object only"}
+		} else {
+			e := ts[0]
+			ev.EmailAddress = e.First(directory.AttrMail)
+			ev.Target = askMailbox(ctx, r.Tenants.Target, "target", e.First(directory.AttrUPN), e.ObjectGUID)
 		}
-		has, err := r.Tenants.Target.HasMailbox(ctx, tu.ID)
-		if err != nil || !has {
-			return
+		if ev.Target.Answer == cutover.HasMailbox {
+			ev.Source = askMailbox(ctx, r.Tenants.Source, "source", m.UPN, m.ObjectGUID)
 		}
-		if su, err := r.Tenants.Source.User(ctx, m.UPN); err == nil {
-			if src, err := r.Tenants.Source.HasMailbox(ctx, su.ID); err != nil || src {
-				return // still a mailbox in the source: not completed
-			}
+		if c, ok := ev.Completion(); ok {
+			rows[i] = &c
 		}
-		mu.Lock()
-		out = append(out, cutover.Completion{Row: i + 1, ExchangeGUID: k.String(), EmailAddress: e.First(directory.AttrMail),
-			Status: "Completed", HasStatus: true})
-		mu.Unlock()
 	})
-	if len(errs) > 0 {
-		return out, fmt.Errorf("graph: %d lookups failed, first: %w", len(errs), errs[0])
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []cutover.Completion
+	for _, c := range rows {
+		if c == nil {
+			continue
+		}
+		if c.Unknown && r.Log != nil {
+			r.Log.Warn("cutover: the outcome of a move is unknown; it is not cut over", "mailbox", c.Identity, "exchange_guid", c.ExchangeGUID, "reason", c.Reason)
+		}
+		out = append(out, *c)
 	}
 	return out, nil
+}
+
+// immutableID is the onPremisesImmutableId Azure AD Connect gives the object with this
+// objectGUID: its sourceAnchor (objectGUID, or ms-DS-ConsistencyGuid, which Azure AD Connect
+// fills from objectGUID), base64 of the bytes in AD order.
+func immutableID(g directory.GUID) string { return base64.StdEncoding.EncodeToString(g.AD()) }
+
+// askMailbox finds, in one tenant, the user synced from the on-premises object (upn, objectGUID)
+// and asks whether it has an Exchange Online mailbox. Only a stable identifier counts: the UPN
+// finds a candidate, which must carry the object's onPremisesImmutableId; when it finds nobody
+// or another user, the user is looked up by onPremisesImmutableId. The mailbox is then asked of
+// the object id the lookup returned. Anything else is Unknown with what failed and what to do.
+func askMailbox(ctx context.Context, c *graph.Client, tenant, upn string, obj directory.GUID) cutover.Side {
+	if obj.IsZero() {
+		return cutover.Side{Detail: "the on-premises object has no objectGUID", Fix: "check the account reading the forest"}
+	}
+	anchor := immutableID(obj)
+	var notes []string
+	unknown := func(what string, fix string) cutover.Side {
+		return cutover.Side{Detail: strings.Join(append(notes, what), "; "), Fix: fix}
+	}
+	var found *graph.User
+	how := ""
+	if upn != "" {
+		u, err := c.User(ctx, upn)
+		switch {
+		case err == nil && u.OnPremisesImmutableID == anchor:
+			found, how = &u, "user "+upn+" (object id "+u.ID+")"
+		case err == nil:
+			notes = append(notes, fmt.Sprintf("the UPN %s belongs to object id %s, which is not synced from this object (onPremisesImmutableId %q, not %q)",
+				upn, u.ID, u.OnPremisesImmutableID, anchor))
+		case errors.Is(err, graph.ErrNotFound):
+			notes = append(notes, "no user has the UPN "+upn)
+		default:
+			return unknown("looking up "+upn+" failed: "+err.Error(), fixFor(err, tenant))
+		}
+	}
+	if found == nil {
+		var hits []graph.User
+		err := c.Users(ctx, "onPremisesImmutableId eq "+graph.QuoteOData(anchor), func(u graph.User) error {
+			hits = append(hits, u)
+			return nil
+		})
+		switch {
+		case err != nil:
+			return unknown("looking up onPremisesImmutableId "+anchor+" failed: "+err.Error(), fixFor(err, tenant))
+		case len(hits) > 1:
+			return unknown(fmt.Sprintf("%d users have onPremisesImmutableId %s", len(hits), anchor), "remove the duplicate in the "+tenant+" tenant")
+		case len(hits) == 0:
+			fix := "a user that cannot be found is not proof that its mailbox is gone: check the user in the source tenant " +
+				"(if Azure AD Connect's sourceAnchor is not objectGUID or ms-DS-ConsistencyGuid, the anchor differs); if it was deleted after its move, " +
+				"cut it over with --completed and the move report (Get-MoveRequest -Flags CrossTenant | Export-Csv)"
+			if tenant == "target" {
+				fix = "the target user is not in the target tenant: run an Azure AD Connect sync in the target forest (validate reports " + readiness.CloudSynced + ")"
+			}
+			return unknown("no user has onPremisesImmutableId "+anchor, fix)
+		}
+		found, how = &hits[0], "user "+hits[0].UserPrincipalName+" (object id "+hits[0].ID+", found by onPremisesImmutableId)"
+	}
+	has, err := c.HasMailbox(ctx, found.ID)
+	switch {
+	case err == nil && has:
+		return cutover.Side{Answer: cutover.HasMailbox, Detail: how + " has a mailbox"}
+	case err == nil:
+		return cutover.Side{Answer: cutover.NoMailbox, Detail: how + " has no Exchange Online mailbox (" + graph.MailboxNotEnabledCode + ")"}
+	case errors.Is(err, graph.ErrNotFound):
+		// The object id the lookup just returned is no longer there: confirm it is gone.
+		_, err2 := c.User(ctx, found.ID)
+		if errors.Is(err2, graph.ErrNotFound) {
+			return cutover.Side{Answer: cutover.NoMailbox, Detail: how + " no longer exists (deleted)"}
+		}
+		if err2 != nil {
+			err = err2
+		}
+		return unknown("asking whether "+how+" has a mailbox failed: "+err.Error(), fixFor(err, tenant))
+	}
+	return unknown("asking whether "+how+" has a mailbox failed: "+err.Error(), fixFor(err, tenant))
+}
+
+// fixFor says what to do about a failed lookup.
+func fixFor(err error, tenant string) string {
+	switch {
+	case errors.Is(err, graph.ErrThrottled), errors.Is(err, graph.ErrTransport):
+		return "run the cutover again later: a failed lookup is never taken as a moved mailbox (graph.max_wait bounds the retries of each request)"
+	case errors.Is(err, graph.ErrUnauthorized), errors.Is(err, graph.ErrForbidden), errors.Is(err, graph.ErrToken):
+		return "check the " + tenant + " tenant's app registration: its credential and the application permissions User.Read.All and MailboxSettings.Read (xtmsyncd doctor)"
+	}
+	return "run the cutover again; if it persists, check the " + tenant + " tenant with xtmsyncd doctor"
 }
