@@ -117,8 +117,10 @@ func diffAttrs(want map[string][]string, have *directory.Entry) []AttrChange {
 
 // diffProxies applies the ownership policy for proxyAddresses: xtmsyncd owns every SMTP value
 // (exactly the desired set, primary-ness included), adds x500 and x400 values it wants but
-// never deletes one (Azure AD Connect writes the target cloud's x500 back), and leaves every
-// other type alone. Values compare case-insensitively, as AD does.
+// never deletes a well-formed one (Azure AD Connect writes the target cloud's x500 back), and
+// leaves every other type alone. A malformed x500 or x400 (malformed, below) is deleted: no
+// directory writes one back, and an earlier xtmsyncd copied such values from the source. Values
+// compare case-insensitively, as AD does.
 func diffProxies(want, have []string) (AttrChange, bool) {
 	if len(want)*len(have) > 1024 {
 		return diffProxiesIndexed(want, have)
@@ -134,6 +136,11 @@ func diffProxies(want, have []string) (AttrChange, bool) {
 	}
 	for i, h := range have {
 		hp := directory.Proxy(h)
+		if malformed(hp) {
+			ch.Delete = append(ch.Delete, h)
+			gone[i] = true
+			continue
+		}
 		if !hp.IsSMTP() {
 			continue
 		}
@@ -169,6 +176,11 @@ func diffProxiesIndexed(want, have []string) (AttrChange, bool) {
 	for _, h := range have {
 		hp := directory.Proxy(h)
 		haveByKey[hp.Key()] = true
+		if malformed(hp) {
+			ch.Delete = append(ch.Delete, h)
+			delete(haveByKey, hp.Key())
+			continue
+		}
 		if !hp.IsSMTP() {
 			continue
 		}
@@ -184,6 +196,18 @@ func diffProxiesIndexed(want, have []string) (AttrChange, bool) {
 		}
 	}
 	return finishProxies(ch, have)
+}
+
+// malformed reports an x500 or x400 value the mapper's rules refuse (mapper.X500Rule,
+// mapper.X400Rule).
+func malformed(p directory.Proxy) bool {
+	switch p.Type() {
+	case "x500":
+		return mapper.X500Rule(p.Address()) != ""
+	case "x400":
+		return mapper.X400Rule(p.Address()) != ""
+	}
+	return false
 }
 
 func finishProxies(ch AttrChange, have []string) (AttrChange, bool) {

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -136,4 +137,32 @@ func mustDN(t *testing.T, s string) *ldap.DN {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// A malformed x500 or x400 an earlier run copied onto an owned object is deleted; the
+// well-formed ones (Azure AD Connect's write-back among them) are kept, as before. Both diff
+// paths agree.
+func TestDiff_MalformedX500OrX400OnTargetDeleted(t *testing.T) {
+	d, e := prepared(t, lara())
+	bad := []string{"x500:", "x500:garbage with spaces", "x500:/o=Bad,cn=", "x400:c=;a=;"}
+	e.Set(directory.AttrProxyAddresses, append(append(e.Get(directory.AttrProxyAddresses), writeBackX500, "x400:c=US;a= ;p=Old;s=Newton"), bad...)...)
+	c := only(t, Diff([]mapper.Desired{d}, nil, []*directory.Entry{e}, opts()))
+	a := attr(c, directory.AttrProxyAddresses)
+	if c.Action != Update || a == nil || len(a.Add) != 0 {
+		t.Fatalf("%s %+v, want an update deleting only", c.Action, a)
+	}
+	if want := slices.Sorted(slices.Values(bad)); !slices.Equal(a.Delete, want) {
+		t.Errorf("delete %q, want the malformed values %q", a.Delete, want)
+	}
+	var many []string
+	for i := range 300 { // enough for diffProxies to take the indexed path
+		many = append(many, fmt.Sprintf("x500:/o=Org/cn=n%d", i))
+	}
+	have := append(append(slices.Clone(e.Get(directory.AttrProxyAddresses)), many...), "x500:/o=Org/cn=")
+	want := d.Attrs[directory.AttrProxyAddresses]
+	x, _ := diffProxies(want, have)
+	y, _ := diffProxiesIndexed(want, have)
+	if !slices.Equal(x.Delete, y.Delete) || !slices.Contains(x.Delete, "x500:/o=Org/cn=") || len(x.Delete) != len(bad)+1 {
+		t.Errorf("in place %q, indexed %q", x.Delete, y.Delete)
+	}
 }
