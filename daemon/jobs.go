@@ -29,6 +29,7 @@ func (d *Daemon) job(ctx context.Context, job string, log *slog.Logger) (string,
 		return journal.OutcomeFailed, err
 	}
 	defer r.Close()
+	r.Log, r.Engine.Log = log, log // the job's logger: its lines carry job=
 	r.Engine.Journal = app.Journal{S: d.store}
 	// What a crash left (this process's or another's) is settled before anything is planned.
 	if rec, err := r.Reconcile(ctx, d.store); err != nil {
