@@ -238,6 +238,19 @@ func TestSync_InvalidSourceData_RefusedOrLeftOut(t *testing.T) {
 		t.Errorf("second plan %+v, want %d invalid, 1 unchanged and no writes", p2.Summary, len(want))
 	}
 
+	// A malformed x500 an earlier version copied onto the object is deleted by the next sync.
+	modify(t, w.tgt, e.DN, func(m *ldap.ModifyRequest) { m.Add(directory.AttrProxyAddresses, []string{"x500:/o=Bad,cn="}) })
+	p3, err := r.Engine.Plan(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := r.Engine.Apply(context.Background(), engine.RunInfo{Kind: "sync", Actor: "test"}, p3, engine.Options{}); err != nil || res.Applied != 1 {
+		t.Errorf("cleanup sync: %+v, %v", res, err)
+	}
+	if hasProxy(proxies(read(t, w.tgt, e.DN)), "x500:/o=Bad,cn=") {
+		t.Error("the malformed x500 written by hand is still on the target")
+	}
+
 	// validate says the same: the control mailbox is prepared but its malformed addresses are
 	// left out (not "missing x500s" that a sync would add); the invalid ones are blocked with
 	// the attribute at fault. (validate reads the source itself: the injected values are not
