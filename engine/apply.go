@@ -25,9 +25,12 @@ type Result struct {
 	RunID   int64 `json:"run_id"`
 	Planned int   `json:"planned"`
 	Applied int   `json:"applied"`
-	Failed  int   `json:"failed"`
-	// Unknown counts the writes sent whose answer was lost with the connection
-	// (directory.ErrOutcomeUnknown): neither applied nor failed until the directory is read.
+	// Failed counts the writes tried that are not known to have been applied: refused (by the
+	// directory or the writer's guards) or, for Unknown of them, sent with the answer lost.
+	Failed int `json:"failed"`
+	// Unknown counts the writes of Failed whose answer was lost with the connection
+	// (directory.ErrOutcomeUnknown): they may have been applied; the journal says unknown
+	// until the directory is read.
 	Unknown  int `json:"unknown"`
 	NotTried int `json:"not_tried"`
 	Summary  plan.Summary
@@ -105,16 +108,17 @@ feed:
 	}
 	close(jobs)
 	wg.Wait()
-	res.Applied, res.Failed, res.Unknown = int(r.applied.Load()), int(r.failed.Load()), int(r.unknown.Load())
-	res.NotTried = len(work) - res.Applied - res.Failed - res.Unknown
+	res.Unknown = int(r.unknown.Load())
+	res.Applied, res.Failed = int(r.applied.Load()), int(r.failed.Load())+res.Unknown
+	res.NotTried = len(work) - res.Applied - res.Failed
 	elapsed := time.Since(started)
 	log.Info("writes done", "applied", res.Applied, "failed", res.Failed, "unknown", res.Unknown, "not_tried", res.NotTried,
-		"elapsed_seconds", elapsed.Seconds(), "per_second", float64(res.Applied+res.Failed+res.Unknown)/max(elapsed.Seconds(), 1e-9))
+		"elapsed_seconds", elapsed.Seconds(), "per_second", float64(res.Applied+res.Failed)/max(elapsed.Seconds(), 1e-9))
 
 	var lost error
 	if r.lost != nil {
 		lost = &ConnectionLostError{Forest: r.lostForest, Err: verdict(r.lost),
-			Applied: res.Applied, Failed: res.Failed, Unknown: res.Unknown, NotTried: res.NotTried}
+			Applied: res.Applied, Failed: res.Failed - res.Unknown, Unknown: res.Unknown, NotTried: res.NotTried}
 	}
 	switch {
 	case r.fatal != nil:
@@ -129,10 +133,10 @@ feed:
 			cause = errors.New("the run stopped before every change was tried")
 		}
 		return finish(OutcomeFailed, &RunError{Reason: fmt.Errorf("%w; %d applied, %d failed, %d outcome unknown, %d not tried",
-			cause, res.Applied, res.Failed, res.Unknown, res.NotTried), Objects: r.errs})
-	case res.Failed+res.Unknown > 0 && res.Applied == 0:
+			cause, res.Applied, res.Failed-res.Unknown, res.Unknown, res.NotTried), Objects: r.errs})
+	case res.Failed > 0 && res.Applied == 0:
 		return finish(OutcomeFailed, &RunError{Reason: r.partial(res), Objects: r.errs})
-	case res.Failed+res.Unknown > 0:
+	case res.Failed > 0:
 		return finish(OutcomePartial, &RunError{Reason: r.partial(res), Objects: r.errs})
 	}
 	return finish(OutcomeOK, nil)
@@ -141,7 +145,7 @@ feed:
 // partial is the reason of a run some of whose changes failed: ErrPartial, with the counts.
 func (r *applyRun) partial(res Result) error {
 	if res.Unknown > 0 {
-		return fmt.Errorf("%w: %d of %d (%d failed, %d outcome unknown)", ErrPartial, res.Failed+res.Unknown, res.Planned, res.Failed, res.Unknown)
+		return fmt.Errorf("%w: %d of %d (%d of them with the outcome unknown)", ErrPartial, res.Failed, res.Planned, res.Unknown)
 	}
 	return fmt.Errorf("%w: %d of %d", ErrPartial, res.Failed, res.Planned)
 }

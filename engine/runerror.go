@@ -61,8 +61,10 @@ func (e *RunError) Unwrap() []error {
 // run stopped at once; what it had done and not done is counted, and the journal says it change
 // by change (applied, failed, outcome unknown, not sent).
 type ConnectionLostError struct {
-	Forest                             string // "target" or "source"
-	Err                                error  // the writer's verdict
+	Forest string // "target" or "source"
+	Err    error  // the writer's verdict
+	// Applied, Unknown and NotTried are the run's (Result); Failed counts the writes refused,
+	// that is Result.Failed less the Unknown ones.
 	Applied, Failed, Unknown, NotTried int
 }
 
