@@ -225,16 +225,6 @@ func (h *health) inStreak() bool {
 	return !h.start.IsZero()
 }
 
-// isDown returns the verdict when the client has given up on the directory.
-func (h *health) isDown() error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.down == nil {
-		return nil
-	}
-	return h.down
-}
-
 // permanent reports whether a dial failure is one that dialling again cannot fix.
 func permanent(err error) bool {
 	return errors.Is(err, ldapconn.ErrTLS) || errors.Is(err, ldapconn.ErrCredentials)
