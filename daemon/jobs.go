@@ -109,7 +109,7 @@ func (d *Daemon) apply(ctx context.Context, r *app.Rig, job string, p *plan.Plan
 		d.journalRun(ctx, job, "apply", journal.OutcomeRefused, nil, err)
 		return journal.OutcomeRefused, err
 	}
-	d.log.Info("applied", "job", job, "run", res.RunID, "applied", res.Applied, "failed", res.Failed, "not_tried", res.NotTried)
+	d.log.Info("applied", "job", job, "run", res.RunID, "applied", res.Applied, "failed", res.Failed, "unknown", res.Unknown, "not_tried", res.NotTried)
 	return outcomeOf(err), err
 }
 

@@ -118,7 +118,7 @@ func (m *Main) planAndApply(ctx context.Context, a *applyFlags, kind string, par
 		fmt.Fprintf(m.Stderr, "refused (journal run %d): nothing was written\n", res.RunID)
 		return err
 	}
-	fmt.Fprintf(m.Stderr, "%s run %d: %d applied, %d failed, %d not tried (xtmsyncd journal show %d)\n",
-		kind, res.RunID, res.Applied, res.Failed, res.NotTried, res.RunID)
+	fmt.Fprintf(m.Stderr, "%s run %d: %d applied, %d failed (%d of them outcome unknown), %d not tried (xtmsyncd journal show %d)\n",
+		kind, res.RunID, res.Applied, res.Failed, res.Unknown, res.NotTried, res.RunID)
 	return err
 }

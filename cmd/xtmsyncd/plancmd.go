@@ -126,8 +126,8 @@ func (m *Main) sync(ctx context.Context, args []string) error {
 		}
 		return nil
 	}
-	fmt.Fprintf(m.Stderr, "run %d: %d applied, %d failed, %d not tried (xtmsyncd journal show %d)\n",
-		res.RunID, res.Applied, res.Failed, res.NotTried, res.RunID)
+	fmt.Fprintf(m.Stderr, "run %d: %d applied, %d failed (%d of them outcome unknown), %d not tried (xtmsyncd journal show %d)\n",
+		res.RunID, res.Applied, res.Failed, res.Unknown, res.NotTried, res.RunID)
 	return err
 }
 

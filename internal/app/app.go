@@ -88,14 +88,14 @@ func Build(ctx context.Context, c *config.Config, log *slog.Logger) (*Rig, error
 	tgt, err := writer.New(dial, writer.Options{
 		BaseDN: c.Target.BaseDN, OU: c.Target.OU, OwnerAttr: c.Mapping.Owner.Attribute, OwnerValue: c.Mapping.Owner.Value,
 		Anchor: c.Mapping.Anchor, PageSize: c.Target.PageSize, Connections: c.Target.Connections,
-		Bulk: BulkDialer(&c.Target.Directory),
+		Bulk: BulkDialer(&c.Target.Directory), Timeout: c.Target.Timeout,
 	}, log)
 	if err != nil {
 		srcConn.Close()
 		return nil, err
 	}
 	srcDial := WriterDialer(&c.Source)
-	srcW, err := writer.New(srcDial, writer.Options{BaseDN: c.Source.BaseDN, OU: c.Source.BaseDN, PageSize: c.Source.PageSize,
+	srcW, err := writer.New(srcDial, writer.Options{BaseDN: c.Source.BaseDN, OU: c.Source.BaseDN, PageSize: c.Source.PageSize, Timeout: c.Source.Timeout,
 		Connections: 1, SkipOwnerCheck: true, OwnerAttr: c.Mapping.Owner.Attribute, OwnerValue: c.Mapping.Owner.Value}, log)
 	if err != nil {
 		srcConn.Close()

@@ -63,7 +63,8 @@ func (j Journal) FinishRun(ctx context.Context, runID int64, outcome string, r e
 		plan.Summary
 		Applied  int `json:"applied"`
 		Failed   int `json:"failed"`
+		Unknown  int `json:"unknown"`
 		NotTried int `json:"not_tried"`
-	}{r.Summary, r.Applied, r.Failed, r.NotTried})
+	}{r.Summary, r.Applied, r.Failed, r.Unknown, r.NotTried})
 	return j.S.FinishRun(ctx, runID, outcome, sum, runErr)
 }
