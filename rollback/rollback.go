@@ -59,7 +59,7 @@ func Plan(run int64, changes []Change, now Now, o Options) *plan.Plan {
 			p.Changes = append(p.Changes, plan.Change{Key: c.Key, Source: fmt.Sprintf("journal change %d", c.ID), DN: c.DN, Forest: forest,
 				Action: plan.Conflict, Reason: "outcome_not_known", Problems: []mapper.Problem{{Code: "outcome_not_known", Object: c.DN,
 					Found: "the journal has no proven outcome for this " + c.Action + " (status " + c.Status + ")",
-					Fix: "it is not undone; check the object by hand (xtmsyncd journal show " + fmt.Sprint(run) + " shows what the run meant to write)"}}})
+					Fix:   "it is not undone; check the object by hand (xtmsyncd journal show " + fmt.Sprint(run) + " shows what the run meant to write)"}}})
 		}
 	}
 	for _, c := range p.Changes {
@@ -86,14 +86,14 @@ func invert(c Change, forest string, cur *directory.Entry, o Options) plan.Chang
 		out.ObjectGUID = ""
 		out.Problems = []mapper.Problem{{Code: out.Reason, Object: c.DN, Attribute: directory.AttrObjectGUID,
 			Found: "the journal holds no objectGUID for this " + c.Action + ", so nothing proves the object now at the DN is the one the run wrote",
-			Fix: "it is not undone; compare the object with the journal (xtmsyncd journal show) and undo it by hand if it is the run's"}}
+			Fix:   "it is not undone; compare the object with the journal (xtmsyncd journal show) and undo it by hand if it is the run's"}}
 		return out
 	}
 	if !strings.EqualFold(out.ObjectGUID, c.ObjectGUID) {
 		out.Action, out.Reason = plan.Conflict, "not_the_same_object"
 		out.Problems = []mapper.Problem{{Code: out.Reason, Object: c.DN, Attribute: directory.AttrObjectGUID,
 			Found: fmt.Sprintf("objectGUID %s; the run wrote %s", out.ObjectGUID, c.ObjectGUID),
-			Fix: "the object at the DN is another one (re-created since): it is not touched"}}
+			Fix:   "the object at the DN is another one (re-created since): it is not touched"}}
 		return out
 	}
 	switch plan.Action(c.Action) {
