@@ -45,7 +45,6 @@ type outLink struct {
 	member  int
 	key, id string // folded and original spelling of the outside ID
 	kind    string
-	moved   bool // the outside ID is a mailbox that has already moved (Options.Migrated)
 }
 
 // outsideReasons turns the out-of-scope edges into one reason per (item, outside ID), in
@@ -70,11 +69,7 @@ func outsideReasons(out []outLink) map[int][]string {
 		}
 		sortKinds(kinds)
 		m := out[lo].member
-		reason := outsideReason(out[lo].id, kinds)
-		if out[lo].moved {
-			reason = movedReason(out[lo].id, kinds)
-		}
-		reasons[m] = append(reasons[m], reason)
+		reasons[m] = append(reasons[m], outsideReason(out[lo].id, kinds))
 		lo = hi
 	}
 	return reasons
@@ -84,12 +79,6 @@ func outsideReasons(out []outLink) map[int][]string {
 func outsideReason(id string, kinds []string) string {
 	return fmt.Sprintf("delegate %s is not in this export (blocked or out of scope): "+
 		"permissions to it will break after the move (%s)", id, strings.Join(kinds, ", "))
-}
-
-// movedReason explains a delegation link to a mailbox that has already moved.
-func movedReason(id string, kinds []string) string {
-	return fmt.Sprintf("delegate %s has already moved (migrated, in no batch): "+
-		"check the permissions between them once this mailbox has moved too (%s)", id, strings.Join(kinds, ", "))
 }
 
 // memberReasons explains why item i is where it is: its group, then its links that leave
