@@ -211,6 +211,19 @@ var Jobs = []string{"sync", "validate", "batches", "cutover"}
 type Limits struct {
 	// MaxChanges refuses a plan that creates or updates more objects (default 500).
 	MaxChanges int `yaml:"max_changes"`
+	// MaxChangePercent refuses a sync plan that updates (or deletes) more than this percentage
+	// of the objects in scope; creates are not counted (0 = off, default 30). See plan/limits.go.
+	//
+	// Why 30: a routine sync changes a few objects (a rename, a new alias), well under 5% of
+	// the scope: the demo's first sync updates 1 of 31 (3%) and creates the rest. The accidents
+	// the guard is for (a mapping or domain typo, a bulk edit of the source, an upgrade that
+	// stamps a new attribute everywhere) rewrite most of the scope, far over 30%. Between the
+	// two, 30% still refuses an edit that reaches a whole subsidiary or domain (a domain_map
+	// change) for one review; it leaves room for the legitimate bursts, which are creates (a
+	// first sync, a new wave) and are bounded by MaxChanges instead. Azure AD Connect's
+	// accidental-delete threshold (500 objects) is the model; that absolute number is
+	// MaxChanges here.
+	MaxChangePercent int `yaml:"max_change_percent"`
 }
 
 // Journal is the audit journal.
@@ -245,7 +258,7 @@ func Default() Config {
 			Owner:                Owner{Attribute: "extensionAttribute15", Value: "xtmsyncd"},
 		},
 		Cutover: Cutover{SourceDisplayType: -2147483642},
-		Limits:  Limits{MaxChanges: 500},
+		Limits:  Limits{MaxChanges: 500, MaxChangePercent: 30},
 		Journal: Journal{Path: "xtmsyncd.db"},
 		Service: Service{Name: "xtmsyncd", TimeZone: "UTC", StopTimeout: 30 * time.Second, ReportsDir: "reports",
 			Keep: 20, BatchSize: 2000, CompletedDir: "completed", NotReadyAfterFailures: 3},

@@ -139,6 +139,9 @@ func (c *Config) Validate() error {
 	if c.Limits.MaxChanges < 1 {
 		add("limits.max_changes", "must be at least 1")
 	}
+	if p := c.Limits.MaxChangePercent; p < 0 || p > 100 {
+		add("limits.max_change_percent", fmt.Sprintf("%d: must be between 0 (off) and 100", p))
+	}
 	c.Service.validate(add)
 	if c.Graph != nil {
 		c.Graph.validate(add)

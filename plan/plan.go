@@ -7,10 +7,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"time"
 
-	"github.com/xtmsyncd/xtmsyncd/directory"
 	"github.com/xtmsyncd/xtmsyncd/mapper"
 )
 
@@ -154,14 +152,11 @@ func (p *Plan) Hash() string {
 
 // Limits are the safety rails.
 type Limits struct {
-	MaxChanges int
+	MaxChanges       int
+	MaxChangePercent int // updates and deletes of existing objects, % of the objects in scope (limits.go)
 }
 
 // Check applies the safety rails: more writes than MaxChanges is ErrUnsafePlan.
 func (p *Plan) Check(l Limits) error {
-	if n := p.Summary.Writes(); l.MaxChanges > 0 && n > l.MaxChanges {
-		return fmt.Errorf("%w: the plan writes %d objects, more than limits.max_changes (%d); review it and re-run with --allow-large-plan, or raise the limit",
-			directory.ErrUnsafePlan, n, l.MaxChanges)
-	}
-	return nil
+	return checkLimits(p, l)
 }

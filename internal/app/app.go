@@ -111,7 +111,7 @@ func Build(ctx context.Context, c *config.Config, log *slog.Logger) (*Rig, error
 	}
 	e := &engine.Engine{
 		Source: src, Target: tgt, SourceWriter: srcW, Rules: Rules(c), Diff: DiffOptions(c),
-		Limits: plan.Limits{MaxChanges: c.Limits.MaxChanges}, Log: log, SourceName: c.Source.BaseDN + " (" + c.Source.URL + ")",
+		Limits: plan.Limits{MaxChanges: c.Limits.MaxChanges, MaxChangePercent: c.Limits.MaxChangePercent}, Log: log, SourceName: c.Source.BaseDN + " (" + c.Source.URL + ")",
 	}
 	return &Rig{Config: c, Log: log, Engine: e, Source: src, Target: tgt, SourceWriter: srcW, Tenants: tenants,
 		close: func() { srcConn.Close(); tgt.Close(); srcW.Close() }}, nil
