@@ -212,7 +212,8 @@ type Limits struct {
 	// MaxChanges refuses a plan that creates or updates more objects (default 500).
 	MaxChanges int `yaml:"max_changes"`
 	// MaxChangePercent refuses a sync plan that updates (or deletes) more than this percentage
-	// of the objects in scope; creates are not counted (0 = off, default 30). See plan/limits.go.
+	// of the objects in scope, and more than plan.PercentFloor (10) of them; creates are not
+	// counted (0 = off, default 30). See plan/limits.go.
 	//
 	// Why 30: a routine sync changes a few objects (a rename, a new alias), well under 5% of
 	// the scope: the demo's first sync updates 1 of 31 (3%) and creates the rest. The accidents

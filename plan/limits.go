@@ -25,10 +25,18 @@ import (
 // or domain typo, a source-wide bulk edit, an upgrade that stamps a new attribute everywhere.
 // Those touch most of the scope at once, where a routine sync touches a few objects.
 //
+// A percentage of a handful is noise: a pilot of 2 mailboxes with one renamed is 50%. So the
+// percentage refuses a plan only when it also changes more than PercentFloor existing objects;
+// below that the operator can read every change, and max_changes still applies.
+//
 // The percentage applies to plans that list their whole scope (sync). A cutover plan lists
 // only the moves reported completed, each one checked, and a rollback plan only the objects of
 // the run it undoes: both would always be at 100% of what they list, so only max_changes
 // bounds them.
+
+// PercentFloor is the number of changed existing objects up to which max_change_percent never
+// refuses a plan (see above).
+const PercentFloor = 10
 
 // ChangeCounts are the numbers the guards compare with the limits.
 type ChangeCounts struct {
@@ -49,9 +57,10 @@ func (p *Plan) Counts() ChangeCounts {
 	}
 }
 
-// overPercent reports whether changed is strictly more than pct percent of scope (exactly).
+// overPercent reports whether changed is strictly more than pct percent of scope (exactly)
+// and more than PercentFloor.
 func overPercent(changed, scope, pct int) bool {
-	return pct > 0 && scope > 0 && changed*100 > pct*scope
+	return pct > 0 && scope > 0 && changed > PercentFloor && changed*100 > pct*scope
 }
 
 // checkLimits is (*Plan).Check: it refuses a plan above max_changes or max_change_percent, and

@@ -9,7 +9,8 @@ import (
 )
 
 // Issue 16 rule 8: limits.max_change_percent refuses a sync plan that updates or deletes more
-// than that percentage of the objects in scope (creates are not counted), beside
+// than that percentage of the objects in scope, and more than PercentFloor of them (creates
+// are not counted), beside
 // limits.max_changes; the refusal is ErrUnsafePlan and states both measures with the numbers.
 func TestLimits_MaxChangePercent(t *testing.T) {
 	for _, tc := range []struct {
@@ -30,17 +31,21 @@ func TestLimits_MaxChangePercent(t *testing.T) {
 			want: []string{"changes 301 of 1,000 objects in scope (30.1%", "above limits.max_change_percent 30%", "--allow-large-plan"}},
 		{name: "812 of 1,000, the issue's example", kind: "sync", sum: Summary{Update: 800, Delete: 12, Unchanged: 150, Conflict: 30, Invalid: 8}, lim: Limits{MaxChanges: 1000, MaxChangePercent: 30},
 			want: []string{"the plan writes 812 objects, within limits.max_changes 1,000", "it changes 812 of 1,000 objects in scope (81%", "above limits.max_change_percent 30%", "creates not counted", "re-run with --allow-large-plan if this is intended"}},
-		{name: "deletes count", kind: "sync", sum: Summary{Delete: 4, Unchanged: 6}, lim: Limits{MaxChangePercent: 30},
-			want: []string{"changes 4 of 10 objects in scope (40%", "above limits.max_change_percent 30%"}},
-		{name: "conflicts and invalid sources are in scope, not changes", kind: "sync", sum: Summary{Update: 2, Conflict: 5, Invalid: 3}, lim: Limits{MaxChangePercent: 30}},
+		{name: "deletes count", kind: "sync", sum: Summary{Delete: 40, Unchanged: 60}, lim: Limits{MaxChangePercent: 30},
+			want: []string{"changes 40 of 100 objects in scope (40%", "above limits.max_change_percent 30%"}},
+		{name: "floor: a pilot of 2 with one renamed", kind: "sync", sum: Summary{Update: 1, Unchanged: 1}, lim: Limits{MaxChangePercent: 30}},
+		{name: "floor: 10 of 10 is not refused", kind: "sync", sum: Summary{Update: PercentFloor}, lim: Limits{MaxChangePercent: 30}},
+		{name: "floor: 11 of 11 is refused", kind: "sync", sum: Summary{Update: PercentFloor + 1}, lim: Limits{MaxChangePercent: 30},
+			want: []string{"changes 11 of 11 objects in scope (100%", "above limits.max_change_percent 30%"}},
+		{name: "conflicts and invalid sources are in scope, not changes", kind: "sync", sum: Summary{Update: 20, Conflict: 50, Invalid: 30}, lim: Limits{MaxChangePercent: 30}},
 		{name: "both over, both stated", kind: "sync", sum: Summary{Create: 100, Update: 600, Unchanged: 300}, lim: Limits{MaxChanges: 500, MaxChangePercent: 30},
 			want: []string{"the plan writes 700 objects, above limits.max_changes 500", "it changes 600 of 1,000 objects in scope (60%", "above limits.max_change_percent 30%"}},
 		{name: "count over, percent within, both stated", kind: "sync", sum: Summary{Create: 600, Update: 10, Unchanged: 390}, lim: Limits{MaxChanges: 500, MaxChangePercent: 30},
 			want: []string{"the plan writes 610 objects, above limits.max_changes 500", "it changes 10 of 1,000 objects in scope (1%", "within limits.max_change_percent 30%"}},
 		{name: "0 is off", kind: "sync", sum: Summary{Update: 1000}, lim: Limits{MaxChangePercent: 0}},
 		{name: "100 refuses nothing", kind: "sync", sum: Summary{Update: 1000}, lim: Limits{MaxChangePercent: 100}},
-		{name: "a plan without kind is checked", sum: Summary{Update: 5, Unchanged: 5}, lim: Limits{MaxChangePercent: 30},
-			want: []string{"changes 5 of 10 objects in scope (50%"}},
+		{name: "a plan without kind is checked", sum: Summary{Update: 50, Unchanged: 50}, lim: Limits{MaxChangePercent: 30},
+			want: []string{"changes 50 of 100 objects in scope (50%"}},
 		{name: "empty scope", kind: "sync", lim: Limits{MaxChangePercent: 30}},
 		{name: "cutover lists only completed moves: percent not applied", kind: "cutover", sum: Summary{Update: 40}, lim: Limits{MaxChanges: 500, MaxChangePercent: 30}},
 		{name: "rollback lists only its run: percent not applied", kind: "rollback", sum: Summary{Delete: 40, Update: 2}, lim: Limits{MaxChanges: 500, MaxChangePercent: 30}},
