@@ -21,6 +21,10 @@ const (
 	Ready   Verdict = "ready"
 	Warn    Verdict = "warning"
 	Blocked Verdict = "blocked"
+	// Migrated: the mailbox has already moved (its target object is the remote mailbox that
+	// cutover made of the MailUser). Neither ready nor blocked: nothing to prepare, never
+	// batched, not counted as blocked.
+	Migrated Verdict = "migrated"
 )
 
 // Check describes one check. Source says where the rule comes from.

@@ -34,6 +34,9 @@ func ApplyCloud(r *Report, c *Cloud) {
 	r.Scope = append(r.Scope, c.Scope...)
 	for i := range r.Mailboxes {
 		m := &r.Mailboxes[i]
+		if m.Verdict == Migrated {
+			continue // it has moved: the target having a mailbox is the point, not a finding
+		}
 		k := strings.ToLower(m.Source)
 		add := func(id string, sev Severity, attr, expected, actual, fix string) {
 			m.Findings = append(m.Findings, Finding{Check: id, Severity: sev, Object: m.Source, Attribute: attr,

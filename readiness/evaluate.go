@@ -59,6 +59,8 @@ type Summary struct {
 	Ready   int `json:"ready"`
 	Warning int `json:"warning"`
 	Blocked int `json:"blocked"`
+	// Migrated mailboxes have already moved; Total = Ready + Warning + Blocked + Migrated.
+	Migrated int `json:"migrated"`
 }
 
 // Report is the whole validation.
@@ -122,6 +124,9 @@ func evaluateOne(m *directory.Mailbox, c *plan.Change, leftOut []plan.Warning, i
 	for _, dn := range m.DelegateListLink {
 		res.Links = append(res.Links, Link{DN: dn, Kind: directory.AttrDelegateListLink})
 	}
+	if isMigrated(c) {
+		return migrated(res, c, in)
+	}
 	add := func(id, attr, expected, actual, fix string) {
 		res.Findings = append(res.Findings, Finding{Check: id, Severity: Lookup(id).Severity, Object: m.DN,
 			Attribute: attr, Expected: expected, Actual: actual, Fix: fix})
@@ -134,15 +139,41 @@ func evaluateOne(m *directory.Mailbox, c *plan.Change, leftOut []plan.Warning, i
 	if c != nil {
 		targetFindings(m, c, in, &res, add)
 	}
-	res.Verdict = Ready
-	for _, f := range res.Findings {
-		if f.Severity == Error {
-			res.Verdict = Blocked
-			break
-		}
-		res.Verdict = Warn
+	res.Verdict = verdictOf(res.Findings)
+	return res
+}
+
+// reasonMigrated is the plan's reason for a source whose target object is already a remote
+// mailbox that is xtmsyncd's and holds the source's ExchangeGUID (plan/finish.go): the move
+// completed and cutover ran.
+const reasonMigrated = "migrated"
+
+// isMigrated reports whether the plan found the mailbox already moved.
+func isMigrated(c *plan.Change) bool {
+	return c != nil && c.Action == plan.Unchanged && c.Reason == reasonMigrated
+}
+
+// migrated is the verdict on a mailbox that has already moved: no findings (the checks are
+// about preparing a move that is done), the target object it became.
+func migrated(res Result, c *plan.Change, in Input) Result {
+	res.Verdict = Migrated
+	res.TargetDN = c.DN
+	if e := in.Target[strings.ToLower(c.DN)]; e != nil {
+		res.TargetAddress = e.First(directory.AttrMail)
 	}
 	return res
+}
+
+// verdictOf is blocked with any error finding, warning with only warnings, else ready.
+func verdictOf(fs []Finding) Verdict {
+	v := Ready
+	for _, f := range fs {
+		if f.Severity == Error {
+			return Blocked
+		}
+		v = Warn
+	}
+	return v
 }
 
 func scopeFindings(m *directory.Mailbox, group string, add func(id, attr, expected, actual, fix string)) {
@@ -221,16 +252,13 @@ func (r *Report) summarize(viaGraph map[string]bool) {
 	failed := map[string]int{}
 	for i := range r.Mailboxes {
 		res := &r.Mailboxes[i]
-		res.Verdict = Ready
-		for _, f := range res.Findings {
-			if f.Severity == Error {
-				res.Verdict = Blocked
-				break
-			}
-			res.Verdict = Warn
+		if res.Verdict != Migrated {
+			res.Verdict = verdictOf(res.Findings)
 		}
 		r.Summary.Total++
 		switch res.Verdict {
+		case Migrated:
+			r.Summary.Migrated++
 		case Ready:
 			r.Summary.Ready++
 		case Warn:

@@ -196,9 +196,7 @@ var cases = []finding{
 	{name: "TARGET-IS-MAILBOX: an on-premises mailbox in the target forest", target: func(t *testing.T, e *directory.Entry) {
 		e.Set(directory.AttrRecipientTypeDetails, "1")
 	}, want: []string{readiness.TargetIsMailbox}},
-	{name: "TARGET-IS-MAILBOX: already a remote mailbox (moved)", target: func(t *testing.T, e *directory.Entry) {
-		e.Set(directory.AttrRecipientTypeDetails, "2147483648")
-	}, want: []string{readiness.TargetIsMailbox}},
+	// Already a remote mailbox (moved and cut over) is migrated, not blocked: TestEvaluate_Migrated.
 	{name: "TARGET-PREVIOUS-MAILBOX-GUID: another mailbox's GUID left over", target: func(t *testing.T, e *directory.Entry) {
 		e.Set(directory.AttrPreviousMailboxGUID, "12345678-1234-4234-8234-123456789abc")
 	}, want: []string{readiness.TargetPrevGUID}},

@@ -16,10 +16,10 @@ func WriteJSON(w io.Writer, r *Report) error {
 }
 
 // WriteText writes the summary table by check first, then the details per object (blocked,
-// then warnings); ready mailboxes are only counted unless all is set.
+// then warnings); ready and migrated mailboxes are only counted unless all is set.
 func WriteText(w io.Writer, r *Report, all bool) error {
 	s := r.Summary
-	fmt.Fprintf(w, "xtmsyncd validate: %d mailboxes: %d ready, %d with warnings, %d blocked\n\n", s.Total, s.Ready, s.Warning, s.Blocked)
+	fmt.Fprintf(w, "xtmsyncd validate: %d mailboxes: %d ready, %d with warnings, %d blocked, %d migrated\n\n", s.Total, s.Ready, s.Warning, s.Blocked, s.Migrated)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CHECK\tSEVERITY\tFAILED\tWHAT")
 	for _, c := range r.Checks {
@@ -36,12 +36,15 @@ func WriteText(w io.Writer, r *Report, all bool) error {
 	for _, f := range r.Scope {
 		fmt.Fprintf(w, "\nscope  %s %s\n  %s: %s\n  fix: %s\n", f.Check, f.Object, f.Attribute, f.Actual, f.Fix)
 	}
-	for _, v := range []Verdict{Blocked, Warn, Ready} {
+	for _, v := range []Verdict{Blocked, Warn, Ready, Migrated} {
 		for _, m := range r.Mailboxes {
-			if m.Verdict != v || v == Ready && !all {
+			if m.Verdict != v || (v == Ready || v == Migrated) && !all {
 				continue
 			}
 			fmt.Fprintf(w, "\n%-7s %s  %s\n", m.Verdict, m.Alias, m.Source)
+			if v == Migrated {
+				fmt.Fprintf(w, "  moved: the target %s is a remote mailbox (cut over); nothing to prepare or batch\n", orAbsent(m.TargetDN))
+			}
 			for _, f := range m.Findings {
 				fmt.Fprintf(w, "  %s %s", f.Severity, f.Check)
 				if f.Attribute != "" {
@@ -57,11 +60,15 @@ func WriteText(w io.Writer, r *Report, all bool) error {
 			}
 		}
 	}
-	_, err := fmt.Fprintf(w, "\n%d ready, %d with warnings, %d blocked.\n", s.Ready, s.Warning, s.Blocked)
+	if s.Migrated > 0 && !all {
+		fmt.Fprintf(w, "\n%d migrated (already moved, listed with --all).\n", s.Migrated)
+	}
+	_, err := fmt.Fprintf(w, "\n%d ready, %d with warnings, %d blocked, %d migrated.\n", s.Ready, s.Warning, s.Blocked, s.Migrated)
 	return err
 }
 
-// CSVHeader is the header of the CSV report: one row per finding, and one per ready mailbox.
+// CSVHeader is the header of the CSV report: one row per finding, and one per mailbox without
+// findings (ready or migrated, as the verdict column says).
 var CSVHeader = []string{"source_dn", "alias", "exchange_guid", "verdict", "check", "severity", "object", "attribute", "expected", "actual", "fix"}
 
 // WriteCSV writes the report for spreadsheets.

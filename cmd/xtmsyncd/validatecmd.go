@@ -40,6 +40,12 @@ func (m *Main) validate(ctx context.Context, args []string) error {
 	if err := writeTo(*out, m.Stdout, fn); err != nil {
 		return err
 	}
+	return validateOutcome(rep)
+}
+
+// validateOutcome is exit 5 (ExitBlocked) when at least one mailbox is blocked. Migrated
+// mailboxes (already moved) are not blocked, nor are ready ones or those with warnings.
+func validateOutcome(rep *readiness.Report) error {
 	if rep.Summary.Blocked > 0 {
 		return exitError{ExitBlocked}
 	}
