@@ -69,6 +69,10 @@ type Options struct {
 	// Excluded are mailboxes the caller already left out (blocked). They are passed through
 	// to Result.Excluded, must not also be items, and edges to them count as out of scope.
 	Excluded []Excluded
+	// Migrated are mailboxes that have already moved: neither batched nor blocked. They are
+	// passed through to Result.Migrated, must be neither items nor excluded, and an edge to
+	// one is ignored for grouping and named as a delegate that has already moved.
+	Migrated []Excluded
 }
 
 // Batch is one New-MigrationBatch CSV.
@@ -103,6 +107,7 @@ type Result struct {
 	Batches   []Batch    // in creation order (first-fit decreasing)
 	Oversized []Group    // groups larger than Size: reported whole, never split; by ID
 	Excluded  []Excluded // the caller's plus members of oversized groups; by ID
+	Migrated  []Excluded // the caller's migrated mailboxes (already moved); by ID
 }
 
 // batchSize applies the default and the limit.

@@ -12,14 +12,17 @@ type Manifest struct {
 	Batches       []ManifestBatch    `json:"batches"`
 	Oversized     []ManifestGroup    `json:"oversized"`
 	Excluded      []ManifestExcluded `json:"excluded"`
+	// Migrated are the mailboxes that have already moved: in no batch, not blocked.
+	Migrated []ManifestExcluded `json:"migrated"`
 }
 
-// Totals count mailboxes and batches. Mailboxes = Batched + Excluded.
+// Totals count mailboxes and batches. Mailboxes = Batched + Excluded + Migrated.
 type Totals struct {
 	Mailboxes          int `json:"mailboxes"`
 	Batched            int `json:"batched"`
 	Batches            int `json:"batches"`
 	Excluded           int `json:"excluded"`
+	Migrated           int `json:"migrated"`
 	OversizedGroups    int `json:"oversized_groups"`
 	OversizedMailboxes int `json:"oversized_mailboxes"`
 }
@@ -66,6 +69,7 @@ func NewManifest(r *Result) Manifest {
 		Batches:       make([]ManifestBatch, 0, len(r.Batches)),
 		Oversized:     make([]ManifestGroup, 0, len(r.Oversized)),
 		Excluded:      make([]ManifestExcluded, 0, len(r.Excluded)),
+		Migrated:      make([]ManifestExcluded, 0, len(r.Migrated)),
 	}
 	for _, b := range r.Batches {
 		mb := ManifestBatch{Name: b.Name, File: b.Name + ".csv", Count: len(b.Members),
@@ -85,10 +89,14 @@ func NewManifest(r *Result) Manifest {
 	for _, e := range r.Excluded {
 		m.Excluded = append(m.Excluded, ManifestExcluded(e))
 	}
+	for _, e := range r.Migrated {
+		m.Migrated = append(m.Migrated, ManifestExcluded(e))
+	}
 	m.Totals.Batches = len(r.Batches)
 	m.Totals.Excluded = len(r.Excluded)
+	m.Totals.Migrated = len(r.Migrated)
 	m.Totals.OversizedGroups = len(r.Oversized)
-	m.Totals.Mailboxes = m.Totals.Batched + m.Totals.Excluded
+	m.Totals.Mailboxes = m.Totals.Batched + m.Totals.Excluded + m.Totals.Migrated
 	return m
 }
 

@@ -35,9 +35,13 @@ func Plan(items []Item, edges []Edge, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	x, err := newIndex(items, opt.Excluded)
+	x, err := newIndex(items, append(slices.Clip(opt.Excluded), opt.Migrated...))
 	if err != nil {
 		return nil, err
+	}
+	moved := make(map[string]bool, len(opt.Migrated))
+	for _, m := range opt.Migrated {
+		moved[fold(m.ID)] = true
 	}
 	uf := newUnionFind(len(items))
 	var inner []pair
@@ -53,9 +57,9 @@ func Plan(items []Item, edges []Edge, opt Options) (*Result, error) {
 			uf.union(a, b)
 			inner = append(inner, pair{a, b, e.Kind})
 		case aok && !bok:
-			out = append(out, outLink{member: a, key: fold(e.B), id: e.B, kind: e.Kind})
+			out = append(out, outLink{member: a, key: fold(e.B), id: e.B, kind: e.Kind, moved: moved[fold(e.B)]})
 		case bok && !aok:
-			out = append(out, outLink{member: b, key: fold(e.A), id: e.A, kind: e.Kind})
+			out = append(out, outLink{member: b, key: fold(e.A), id: e.A, kind: e.Kind, moved: moved[fold(e.A)]})
 		}
 	}
 	comps, compOf := components(x, uf)
@@ -75,6 +79,7 @@ func Plan(items []Item, edges []Edge, opt Options) (*Result, error) {
 	}
 	r.Oversized, r.Excluded = oversized(comps, size, x, inner, compOf)
 	r.Excluded = sortExcluded(append(r.Excluded, cloneExcluded(opt.Excluded)...))
+	r.Migrated = sortExcluded(cloneExcluded(opt.Migrated))
 	return r, nil
 }
 

@@ -45,6 +45,7 @@ type outLink struct {
 	member  int
 	key, id string // folded and original spelling of the outside ID
 	kind    string
+	moved   bool // the outside ID is a mailbox that has already moved (Options.Migrated)
 }
 
 // outsideReasons turns the out-of-scope edges into one reason per (item, outside ID), in
@@ -69,7 +70,11 @@ func outsideReasons(out []outLink) map[int][]string {
 		}
 		sortKinds(kinds)
 		m := out[lo].member
-		reasons[m] = append(reasons[m], outsideReason(out[lo].id, kinds))
+		reason := outsideReason(out[lo].id, kinds)
+		if out[lo].moved {
+			reason = movedReason(out[lo].id, kinds)
+		}
+		reasons[m] = append(reasons[m], reason)
 		lo = hi
 	}
 	return reasons
@@ -79,6 +84,12 @@ func outsideReasons(out []outLink) map[int][]string {
 func outsideReason(id string, kinds []string) string {
 	return fmt.Sprintf("delegate %s is not in this export (blocked or out of scope): "+
 		"permissions to it will break after the move (%s)", id, strings.Join(kinds, ", "))
+}
+
+// movedReason explains a delegation link to a mailbox that has already moved.
+func movedReason(id string, kinds []string) string {
+	return fmt.Sprintf("delegate %s has already moved (migrated, in no batch): "+
+		"check the permissions between them once this mailbox has moved too (%s)", id, strings.Join(kinds, ", "))
 }
 
 // memberReasons explains why item i is where it is: its group, then its links that leave

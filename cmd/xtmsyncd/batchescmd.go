@@ -45,7 +45,7 @@ func (m *Main) batches(ctx context.Context, args []string) error {
 	for _, x := range res.Excluded {
 		fmt.Fprintf(m.Stdout, "left out  %s  %s\n", x.ID, x.Reason)
 	}
-	fmt.Fprintf(m.Stdout, "\n%d mailboxes in %d batch files, %d left out; %d files in %s (manifest.json lists every reason)\n",
-		n, len(res.Batches), len(res.Excluded), len(files), *outdir)
+	fmt.Fprintf(m.Stdout, "\n%d mailboxes in %d batch files, %d left out, %d migrated (already moved, in no batch); %d files in %s (manifest.json lists every reason)\n",
+		n, len(res.Batches), len(res.Excluded), len(res.Migrated), len(files), *outdir)
 	return nil
 }

@@ -9,14 +9,18 @@ import (
 )
 
 // Batches groups the ready mailboxes of a validation report (and those with warnings, when
-// includeWarnings) into New-MigrationBatch files; the rest are excluded with their reasons.
+// includeWarnings) into New-MigrationBatch files; the rest are excluded with their reasons,
+// except the migrated ones (already moved), which are in no batch and listed as migrated.
 func Batches(rep *readiness.Report, size int, includeWarnings bool) (*batch.Result, error) {
 	var items []batch.Item
-	var excluded []batch.Excluded
+	var excluded, migrated []batch.Excluded
 	var edges []batch.Edge
 	for _, m := range rep.Mailboxes {
 		ok := m.Verdict == readiness.Ready || includeWarnings && m.Verdict == readiness.Warn
 		switch {
+		case m.Verdict == readiness.Migrated:
+			migrated = append(migrated, batch.Excluded{ID: m.Source, Address: m.TargetAddress,
+				Reason: "migrated: already moved, its target " + m.TargetDN + " is a remote mailbox (see xtmsyncd validate)"})
 		case !ok:
 			excluded = append(excluded, batch.Excluded{ID: m.Source, Address: m.TargetAddress, Reason: reason(m)})
 		case m.TargetAddress == "":
@@ -28,7 +32,7 @@ func Batches(rep *readiness.Report, size int, includeWarnings bool) (*batch.Resu
 			edges = append(edges, batch.Edge{A: m.Source, B: l.DN, Kind: l.Kind})
 		}
 	}
-	r, err := batch.Plan(items, edges, batch.Options{Size: size, Excluded: excluded})
+	r, err := batch.Plan(items, edges, batch.Options{Size: size, Excluded: excluded, Migrated: migrated})
 	if err != nil {
 		return nil, fmt.Errorf("batches: %w", err)
 	}

@@ -2,12 +2,19 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/go-ldap/ldap/v3"
+	"github.com/xtmsyncd/xtmsyncd/batch"
+	"github.com/xtmsyncd/xtmsyncd/cutover"
 	"github.com/xtmsyncd/xtmsyncd/directory"
+	"github.com/xtmsyncd/xtmsyncd/internal/app"
 	"github.com/xtmsyncd/xtmsyncd/internal/ldaptest"
 	"github.com/xtmsyncd/xtmsyncd/readiness"
 )
@@ -72,7 +79,7 @@ func TestValidate_EveryCheckHasAFixture(t *testing.T) {
 		"jwu":       {readiness.TargetRemoteType8},
 		"mkowalska": {readiness.TargetPrevGUID},
 		"bbrooks":   {readiness.TargetOutOfDate},
-		"ccooper":   {readiness.TargetIsMailbox},
+		"ccooper":   nil, // its MailUser became a remote mailbox: moved, so migrated (issue 16 rule 6)
 		"apatel":    {readiness.TargetIsMailbox},
 		"praman":    {readiness.TargetConflict},
 		"jsmith":    {readiness.TargetConflict},
@@ -117,6 +124,9 @@ func TestValidate_EveryCheckHasAFixture(t *testing.T) {
 				wantVerdict = readiness.Warn
 			}
 		}
+		if alias == "ccooper" {
+			wantVerdict = readiness.Migrated
+		}
 		if m.Verdict != wantVerdict {
 			t.Errorf("%s: verdict %s, want %s", alias, m.Verdict, wantVerdict)
 		}
@@ -160,4 +170,103 @@ func mustGUID(t *testing.T, s string) directory.GUID {
 		t.Fatal(err)
 	}
 	return g
+}
+
+// Issue 16 rule 6 on the Samba forests: two mailboxes whose moves completed and were cut over
+// (their MailUsers are now remote mailboxes) are reported as migrated, not blocked by
+// TARGET-IS-MAILBOX, and not counted as blocked; the batches put them in no file and list them
+// as migrated, not left out; a mailbox delegating to one of them is batched, its reason naming
+// the delegate as already moved.
+func TestValidate_MigratedIsNotBlocked(t *testing.T) {
+	w, o := synthetic(t, 4)
+	modify(t, w.src, o.UserDN(2), func(r *ldap.ModifyRequest) { r.Add("publicDelegates", []string{o.UserDN(0)}) })
+	w.sync(t)
+	before := validate(t, w)
+	if before.Summary.Migrated != 0 {
+		t.Fatalf("before the cutover: %+v", before.Summary)
+	}
+
+	csvPath := filepath.Join(t.TempDir(), "moves.csv")
+	csv := "\"Identity\",\"Alias\",\"ExchangeGuid\",\"EmailAddress\",\"Status\"\r\n" +
+		fmt.Sprintf("\"%s\",\"%s\",\"%s\",\"\",\"Completed\"\r\n", o.Alias(0), o.Alias(0), o.GUID("mbx", 0)) +
+		fmt.Sprintf("\"%s\",\"%s\",\"%s\",\"\",\"Completed\"\r\n", o.Alias(1), o.Alias(1), o.GUID("mbx", 1))
+	if err := os.WriteFile(csvPath, []byte(csv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := w.rig(t).PlanCutover(context.Background(), cutover.CSVFile(csvPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := w.apply(t, "cutover", 0, cp); res.Applied != 4 || res.Failed != 0 {
+		t.Fatalf("cutover applied %d, failed %d; want 4 writes", res.Applied, res.Failed)
+	}
+
+	rep := validate(t, w)
+	t.Logf("before the cutover %+v, after %+v", before.Summary, rep.Summary)
+	moved := map[string]bool{strings.ToLower(o.UserDN(0)): true, strings.ToLower(o.UserDN(1)): true}
+	blocked := 0
+	for _, m := range rep.Mailboxes {
+		if m.Verdict == readiness.Blocked {
+			blocked++
+		}
+		if !moved[strings.ToLower(m.Source)] {
+			if m.Verdict == readiness.Migrated {
+				t.Errorf("%s: migrated, but its move was not cut over", m.Alias)
+			}
+			continue
+		}
+		if m.Verdict != readiness.Migrated || len(m.Findings) != 0 {
+			t.Errorf("%s: %s %+v, want migrated without findings", m.Alias, m.Verdict, m.Findings)
+		}
+		if m.TargetDN == "" {
+			t.Errorf("%s: migrated without its target", m.Alias)
+		}
+	}
+	if rep.Summary.Migrated != 2 || rep.Summary.Blocked != blocked || rep.Summary.Blocked != before.Summary.Blocked ||
+		rep.Summary.Total != 4 || rep.Summary.Ready+rep.Summary.Warning+rep.Summary.Blocked+rep.Summary.Migrated != 4 {
+		t.Errorf("summary %+v (before the cutover %+v): want 2 migrated, the blocked count unchanged", rep.Summary, before.Summary)
+	}
+	for _, c := range rep.Checks {
+		if c.ID == readiness.TargetIsMailbox && c.Failed != 0 {
+			t.Errorf("%s failed %d, want 0", c.ID, c.Failed)
+		}
+	}
+
+	res, err := app.Batches(rep, 10, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range res.Batches {
+		for _, m := range b.Members {
+			if moved[strings.ToLower(m.ID)] {
+				t.Errorf("migrated %s is in %s", m.ID, b.Name)
+			}
+			if strings.EqualFold(m.ID, o.UserDN(2)) && !slices.ContainsFunc(m.Reasons, func(r string) bool { return strings.Contains(r, "has already moved") }) {
+				t.Errorf("the delegate of a migrated mailbox: reasons %q, want the delegate named as already moved", m.Reasons)
+			}
+		}
+	}
+	for _, x := range res.Excluded {
+		if moved[strings.ToLower(x.ID)] {
+			t.Errorf("migrated %s is left out as %q", x.ID, x.Reason)
+		}
+	}
+	if len(res.Migrated) != 2 {
+		t.Errorf("batches list %d migrated, want 2: %+v", len(res.Migrated), res.Migrated)
+	}
+	dir := t.TempDir()
+	if _, err := batch.WriteFiles(dir, res); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, batch.ManifestName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var man batch.Manifest
+	if err := json.Unmarshal(raw, &man); err != nil {
+		t.Fatal(err)
+	}
+	if man.Totals.Migrated != 2 || len(man.Migrated) != 2 || man.Totals.Mailboxes != 4 {
+		t.Errorf("manifest totals %+v, %d migrated listed; want 2 of 4", man.Totals, len(man.Migrated))
+	}
 }
