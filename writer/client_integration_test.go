@@ -343,21 +343,25 @@ func TestApply_PoolOfTwoServesEightWriters(t *testing.T) {
 func TestEachEntry_BulkConnectionReadsTheSame(t *testing.T) {
 	d := ldaptest.Open(t, "target")
 	ou := d.TempOU(t, "xtm-bulk")
-	name := "bk" + tag(t)
-	addUser(t, d, ou, name, map[string][]string{
-		directory.AttrMailboxGUID:     {string(randomGUID(t).AD())},
-		directory.AttrSafeSendersHash: {"\x00\x01\xfe\xff"},
-		directory.AttrMailNickname:    {name},
-		ownerAttr:                     {ownerValue},
-	})
+	// The read is bounded to the test's own OU: other tests write elsewhere in the forest at the
+	// same time, and two reads of a changing forest need not agree.
+	for i := range 12 {
+		name := fmt.Sprintf("bk%d%s", i, tag(t))
+		addUser(t, d, ou, name, map[string][]string{
+			directory.AttrMailboxGUID:     {string(randomGUID(t).AD())},
+			directory.AttrSafeSendersHash: {"\x00\x01\xfe\xff"},
+			directory.AttrMailNickname:    {name},
+			ownerAttr:                     {ownerValue},
+		})
+	}
 	read := func(bulk ldapsrc.BulkDialer) (map[string]*directory.Entry, int64) {
 		var dials atomic.Int64
 		dial := func(ctx context.Context) (writer.Conn, error) {
 			dials.Add(1)
 			return ldapconn.Dial(ctx, &d.Config)
 		}
-		c, err := writer.New(dial, writer.Options{BaseDN: d.Base, OU: ou, OwnerAttr: ownerAttr, OwnerValue: ownerValue,
-			Anchor: directory.AttrMailNickname, PageSize: 50, Connections: 1, Bulk: bulk}, nil)
+		c, err := writer.New(dial, writer.Options{BaseDN: ou, OU: ou, OwnerAttr: ownerAttr, OwnerValue: ownerValue,
+			Anchor: directory.AttrMailNickname, PageSize: 5, Connections: 1, Bulk: bulk}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
