@@ -280,6 +280,9 @@ func TestDaemon_StatusEndpointAndMetrics(t *testing.T) {
 	if v := value("xtmsyncd_mailboxes", map[string]string{"verdict": "ready"}); v != 2 {
 		t.Errorf("ready = %v", v)
 	}
+	if v := value("xtmsyncd_mailboxes", map[string]string{"verdict": "migrated"}); v != 0 {
+		t.Errorf("migrated = %v, want 0 (the gauge is exported, and nothing has moved)", v)
+	}
 	if v := value("xtmsyncd_directory_read_seconds", map[string]string{"forest": "source"}); v < 1 {
 		t.Errorf("source read latency samples = %v", v)
 	}

@@ -79,7 +79,7 @@ func (d *Daemon) job(ctx context.Context, job string, log *slog.Logger) (string,
 		}
 		d.Metrics.read("both", time.Since(t0))
 		d.Metrics.inScope.Set(float64(rep.Summary.Total))
-		for v, n := range map[readiness.Verdict]int{readiness.Ready: rep.Summary.Ready, readiness.Warn: rep.Summary.Warning, readiness.Blocked: rep.Summary.Blocked} {
+		for v, n := range map[readiness.Verdict]int{readiness.Ready: rep.Summary.Ready, readiness.Warn: rep.Summary.Warning, readiness.Blocked: rep.Summary.Blocked, readiness.Migrated: rep.Summary.Migrated} {
 			d.Metrics.verdicts.WithLabelValues(string(v)).Set(float64(n))
 		}
 		if job == "validate" {

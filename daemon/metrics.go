@@ -38,7 +38,7 @@ func NewMetrics() *Metrics {
 		inScope: prometheus.NewGauge(prometheus.GaugeOpts{Name: "xtmsyncd_objects_in_scope",
 			Help: "Source mailboxes in scope at the last sync or validate."}),
 		verdicts: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "xtmsyncd_mailboxes",
-			Help: "Mailboxes by readiness verdict at the last validate (ready, warning, blocked)."}, []string{"verdict"}),
+			Help: "Mailboxes by readiness verdict at the last validate (ready, warning, blocked, migrated)."}, []string{"verdict"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "xtmsyncd_directory_read_seconds",
 			Help: "Time to read a forest (source scope, target objects).", Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)},
 			[]string{"forest"}),

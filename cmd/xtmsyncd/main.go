@@ -59,7 +59,7 @@ Exit codes:
   1   error (usage, configuration, connection, journal)
   2   changes pending (plan/sync with --detailed-exitcode and without --confirm)
   3   applied with some object failures (see the journal)
-  4   a safety rail refused the plan (empty source, more than limits.max_changes)
+  4   a safety rail refused the plan (empty source, limits.max_changes, limits.max_change_percent)
   5   validate: at least one mailbox is blocked
   130 interrupted
 `
