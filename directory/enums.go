@@ -9,12 +9,34 @@ const (
 	TypeLegacyMailbox          int64 = 8
 	TypeRoomMailbox            int64 = 16
 	TypeEquipmentMailbox       int64 = 32
+	TypeMailContact            int64 = 64
 	TypeMailUser               int64 = 128
 	TypeRemoteUserMailbox      int64 = 2147483648
 	TypeRemoteRoomMailbox      int64 = 8589934592
 	TypeRemoteEquipmentMailbox int64 = 17179869184
 	TypeRemoteSharedMailbox    int64 = 34359738368
 )
+
+// recipientTypeNames are the names of the msExchRecipientTypeDetails values an object in a
+// scope group may carry (facts §C.4), for messages.
+var recipientTypeNames = map[int64]string{
+	TypeUserMailbox: "UserMailbox", TypeLinkedMailbox: "LinkedMailbox", TypeSharedMailbox: "SharedMailbox",
+	TypeLegacyMailbox: "LegacyMailbox", TypeRoomMailbox: "RoomMailbox", TypeEquipmentMailbox: "EquipmentMailbox",
+	TypeMailContact: "MailContact", TypeMailUser: "MailUser",
+	256: "MailUniversalDistributionGroup", 512: "MailNonUniversalGroup", 1024: "MailUniversalSecurityGroup",
+	2048: "DynamicDistributionGroup", 4096: "PublicFolder", 8192: "SystemAttendantMailbox",
+	16384: "SystemMailbox", 32768: "MailForestContact", 65536: "User", 131072: "Contact",
+	2097152: "DisabledUser", 8388608: "ArbitrationMailbox", 33554432: "LinkedUser",
+	536870912: "DiscoveryMailbox", 68719476736: "PublicFolderMailbox", 137438953472: "TeamMailbox",
+	274877906944: "RemoteTeamMailbox", 1099511627776: "GroupMailbox", 8796093022208: "RemoteGroupMailbox",
+	35184372088832:        "GuestMailUser",
+	TypeRemoteUserMailbox: "RemoteUserMailbox", TypeRemoteRoomMailbox: "RemoteRoomMailbox",
+	TypeRemoteEquipmentMailbox: "RemoteEquipmentMailbox", TypeRemoteSharedMailbox: "RemoteSharedMailbox",
+}
+
+// RecipientTypeName returns the Exchange name of a msExchRecipientTypeDetails value, "" when
+// the value is not one xtmsyncd knows.
+func RecipientTypeName(typeDetails int64) string { return recipientTypeNames[typeDetails] }
 
 // msExchRecipientDisplayType values (Int32, signed).
 const (

@@ -27,8 +27,8 @@ func streamMailbox(i int) directory.Mailbox {
 	var g directory.GUID
 	g[0], g[15] = byte(i), 9
 	return directory.Mailbox{DN: "CN=" + a + ",OU=Staff,DC=contoso,DC=test", Alias: a, CN: a, MailboxGUID: g.AD(),
-		LegacyExchangeDN: "/o=Contoso/cn=Recipients/cn=" + a,
-		Proxies:          []directory.Proxy{directory.SMTP(a+"@contoso.com", true), directory.SMTP(a+"@contoso.mail.onmicrosoft.com", false)}}
+		LegacyExchangeDN: "/o=Contoso/cn=Recipients/cn=" + a, TypeDetails: directory.TypeRemoteUserMailbox, HasTypeDetails: true,
+		Proxies: []directory.Proxy{directory.SMTP(a+"@contoso.com", true), directory.SMTP(a+"@contoso.mail.onmicrosoft.com", false)}}
 }
 
 // streamMailUser is the MailUser an earlier sync made for mailbox i.

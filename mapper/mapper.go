@@ -45,6 +45,9 @@ type Desired struct {
 	// Warnings name the source values left out of the target because they are not valid
 	// (secondary proxy addresses): the object is still prepared without them.
 	Warnings []Problem
+	// Unmovable is set for a source MailUser (SourceTypeRule): it may not move, and the plan
+	// makes it invalid, unless its target is the remote mailbox of a move already finished.
+	Unmovable *Problem
 }
 
 // Problem explains why a source cannot be prepared: which object, which attribute, what was
@@ -152,6 +155,18 @@ func Prepare(m *directory.Mailbox, r Rules) (Desired, []Problem) {
 	bad := func(code, attr, found, fix string) {
 		probs = append(probs, Problem{Code: code, Object: m.DN, Attribute: attr, Found: found, Fix: fix})
 	}
+	// Only Exchange Online mailboxes move; a MailUser is decided by the plan (see Unmovable).
+	unmovable := SourceTypeRule(m)
+	if unmovable != nil && unmovable.Code != CodeMailUserSource {
+		probs = append(probs, *unmovable)
+		unmovable = nil
+	}
+	failed := func() []Problem {
+		if unmovable != nil {
+			return append([]Problem{*unmovable}, probs...)
+		}
+		return probs
+	}
 	tooLong := func(attr, v string) bool {
 		why := LengthRule(v, r.limit(attr))
 		if why != "" {
@@ -213,6 +228,11 @@ func Prepare(m *directory.Mailbox, r Rules) (Desired, []Problem) {
 			fmt.Sprintf("%s: as x500: %d characters, more than the %d a proxyAddresses value may hold", preview(m.LegacyExchangeDN), x500len, r.limit(directory.AttrProxyAddresses)),
 			"the target needs x500:<LegacyExchangeDN> as a proxyAddresses value; restore a legacyExchangeDN short enough for it")
 	}
+	elc, why := ELCRule(m.ELCMailboxFlags)
+	if why != "" {
+		bad("bad_elc_flags", directory.AttrELCMailboxFlags, preview(m.ELCMailboxFlags)+": "+why,
+			"msExchELCMailboxFlags is a number (flags); correct or clear it on the source (Set-Mailbox -LitigationHoldEnabled / -SingleItemRecoveryEnabled in the source tenant write it back)")
+	}
 	routing := routingAddress(m, r.SourceRoutingDomain)
 	if routing == "" {
 		bad("no_routing_address", directory.AttrProxyAddresses, summarize(m.Proxies),
@@ -234,10 +254,10 @@ func Prepare(m *directory.Mailbox, r Rules) (Desired, []Problem) {
 			"the target's primary address is <local part>@"+r.TargetPrimaryDomain+"; correct the source's primary SMTP address (Set-RemoteMailbox -PrimarySmtpAddress)")
 	}
 	if len(probs) > 0 {
-		return Desired{}, probs
+		return Desired{}, failed()
 	}
 
-	d := Desired{Source: m, Key: key, CN: cnOf(m, r.limit(directory.AttrCN)), SAMBase: samBase(m.Alias), Attrs: make(map[string][]string, 24)}
+	d := Desired{Source: m, Unmovable: unmovable, Key: key, CN: cnOf(m, r.limit(directory.AttrCN)), SAMBase: samBase(m.Alias), Attrs: make(map[string][]string, 24)}
 	proxies := targetProxies(m, r, primary, &d.Warnings)
 	targetAddr := "SMTP:" + routing
 	// The targetAddress must not also be a proxy on the target (the article's worked example).
@@ -245,7 +265,7 @@ func Prepare(m *directory.Mailbox, r Rules) (Desired, []Problem) {
 		if strings.EqualFold(directory.Proxy(p).Address(), routing) {
 			bad("routing_address_on_target", directory.AttrTargetAddress, routing,
 				"the source routing address would also become a target proxy; remove its domain from mapping.domain_map")
-			return Desired{}, probs
+			return Desired{}, failed()
 		}
 	}
 
@@ -287,8 +307,10 @@ func Prepare(m *directory.Mailbox, r Rules) (Desired, []Problem) {
 	if r.ExchangeVersion != 0 {
 		set(directory.AttrVersion, strconv.FormatInt(r.ExchangeVersion, 10))
 	}
-	if m.ELCMailboxFlags != "" {
-		set(directory.AttrELCMailboxFlags, m.ELCMailboxFlags)
+	if elc != 0 {
+		set(directory.AttrELCMailboxFlags, strconv.FormatInt(elc, 10))
+	} else {
+		set(directory.AttrELCMailboxFlags) // the source has neither bit (any more): cleared
 	}
 	for _, h := range []string{directory.AttrBlockedSendersHash, directory.AttrSafeSendersHash, directory.AttrSafeRecipientsHash} {
 		if v, ok := m.Hashes[h]; ok {
@@ -304,7 +326,7 @@ func Prepare(m *directory.Mailbox, r Rules) (Desired, []Problem) {
 		}
 	}
 	if len(probs) > 0 {
-		return Desired{}, probs
+		return Desired{}, failed()
 	}
 	return d, nil
 }

@@ -625,12 +625,12 @@ func TestMap_TargetAddressNotAProxyOnTarget(t *testing.T) {
 	}
 }
 
-// §C.7 table: msExchRecipientTypeDetails 128 (MailUser) whatever the source's type;
+// §C.7 table: msExchRecipientTypeDetails 128 (MailUser) whatever the (remote mailbox) source's type;
 // msExchRecipientDisplayType as configured.
 func TestMap_RecipientTypeDetailsMailUser128(t *testing.T) {
 	for _, src := range []int64{
 		directory.TypeRemoteUserMailbox, directory.TypeRemoteSharedMailbox,
-		directory.TypeRemoteRoomMailbox, directory.TypeRemoteEquipmentMailbox, directory.TypeUserMailbox,
+		directory.TypeRemoteRoomMailbox, directory.TypeRemoteEquipmentMailbox,
 	} {
 		for _, display := range []int64{directory.DisplaySyncedMailboxUser, directory.DisplayRemoteMailUser} {
 			t.Run(fmt.Sprintf("source %d display %d", src, display), func(t *testing.T) {
@@ -677,10 +677,11 @@ func TestMap_ExchangeVersionStampedWhenConfigured(t *testing.T) {
 	}
 }
 
-// §C.1: msExchELCMailboxFlags (8 litigation hold, +16 single item recovery) for litigation
-// holds over 30 GB; the safe/blocked sender hashes belong in the hybrid write-back. Copied
-// when the source has them, not managed (left alone) when it has not.
-func TestMap_ELCFlagsAndHashesCopiedWhenPresent(t *testing.T) {
+// Article: "msExchELCMailboxFlags ... 8 (litigation hold) and 16 (single item recovery)" on the
+// target: exactly those bits of the source's value are stamped, and the attribute is cleared
+// when the source has neither (any more). The safe/blocked sender hashes belong in the hybrid
+// write-back: copied when the source has them, not managed (left alone) when it has not.
+func TestMap_ELCFlagsStampOnlyLitigationHoldAndSingleItemRecovery(t *testing.T) {
 	hashes := map[string]string{
 		directory.AttrBlockedSendersHash: "AQIDBA==",
 		directory.AttrSafeSendersHash:    "BQYHCA==",
@@ -689,23 +690,28 @@ func TestMap_ELCFlagsAndHashesCopiedWhenPresent(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		elc    string
+		want   string // "" must be absent
 		hashes map[string]string
 	}{
-		{"litigation hold + SIR and all hashes", strconv.FormatInt(directory.ELCLitigationHold|directory.ELCSingleItemRecovery, 10), hashes},
-		{"litigation hold only, one hash", strconv.FormatInt(directory.ELCLitigationHold, 10), map[string]string{directory.AttrSafeSendersHash: "BQYHCA=="}},
-		{"nothing present", "", nil},
+		{"litigation hold + SIR and all hashes", "24", "24", hashes},
+		{"litigation hold only, one hash", "8", "8", map[string]string{directory.AttrSafeSendersHash: "BQYHCA=="}},
+		{"SIR + ElcV2 (18) gives SIR (16)", "18", "16", nil},
+		{"every bit (511) gives 24", "511", "24", nil},
+		{"ElcV2 and calendar logging only (6): cleared", "6", "", nil},
+		{"zero: cleared", "0", "", nil},
+		{"nothing present: cleared", "", "", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := lara(t)
 			m.ELCMailboxFlags = tc.elc
 			m.Hashes = tc.hashes
 			d := mapOK(t, m, baseRules())
-			if tc.elc != "" {
-				if got := single(t, d, directory.AttrELCMailboxFlags); got != tc.elc {
-					t.Errorf("msExchELCMailboxFlags = %s, want %s", got, tc.elc)
+			if tc.want != "" {
+				if got := single(t, d, directory.AttrELCMailboxFlags); got != tc.want {
+					t.Errorf("msExchELCMailboxFlags = %s from %s, want %s", got, tc.elc, tc.want)
 				}
-			} else if v, ok := d.Attrs[directory.AttrELCMailboxFlags]; ok {
-				t.Errorf("msExchELCMailboxFlags managed (%q) although the source has none", v)
+			} else {
+				mustBeAbsent(t, d, directory.AttrELCMailboxFlags)
 			}
 			for _, h := range []string{directory.AttrBlockedSendersHash, directory.AttrSafeSendersHash, directory.AttrSafeRecipientsHash} {
 				want, present := tc.hashes[h]

@@ -3,6 +3,7 @@ package mapper
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf16"
 
@@ -316,4 +317,22 @@ func secondaryRule(p directory.Proxy, limit int) string {
 		why = LengthRule(string(p), limit)
 	}
 	return why
+}
+
+// ELCStamped are the msExchELCMailboxFlags bits the article asks for on the target MailUser:
+// litigation hold (8) and single item recovery (16). The other bits describe the source
+// mailbox's own retention state and are not the target's.
+const ELCStamped = directory.ELCLitigationHold | directory.ELCSingleItemRecovery
+
+// ELCRule returns the bits of the source's msExchELCMailboxFlags the target gets (0 when
+// absent or neither is set), or what is wrong with a value that is not a number.
+func ELCRule(v string) (int64, string) {
+	if v == "" {
+		return 0, ""
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, "not a number"
+	}
+	return n & ELCStamped, ""
 }

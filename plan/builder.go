@@ -118,6 +118,7 @@ type srcExtra struct {
 	guidHits   []int32      // every target holding key, when more than one
 	anchorHits []anchorHit
 	addr, upn  [2]cand
+	unmovable  *mapper.Problem // a source MailUser: invalid unless its move is finished
 }
 
 type anchorHit struct {
@@ -246,6 +247,10 @@ func (b *Builder) AddDesired(d *mapper.Desired) {
 	delete(d.Attrs, pseudoSAM)
 	delete(d.Attrs, pseudoAlias)
 	b.srcs = append(b.srcs, srcRec{dn: d.Source.DN, key: d.Key, blob: blob, dup: dup, guid1: -1})
+	if d.Unmovable != nil {
+		p := *d.Unmovable
+		b.srcs[si].extra().unmovable = &p
+	}
 
 	for i, v := range d.Attrs[directory.AttrProxyAddresses] {
 		h := folded(b.seed, v)

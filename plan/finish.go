@@ -160,6 +160,17 @@ func (b *Builder) classify(s *srcRec) (c Change, create bool) {
 		}
 	}
 
+	// Only mailboxes move: a source MailUser is the source of a finished move while its target
+	// is the remote mailbox that move made (cutover converted both), and otherwise has nothing
+	// to move.
+	if s.x != nil && s.x.unmovable != nil {
+		if match >= 0 && finishedMove(&b.tgts[match], s.key) {
+			return migrated(c, &b.tgts[match]), false
+		}
+		c.Action, c.Reason, c.Problems = Invalid, s.x.unmovable.Code, []mapper.Problem{*s.x.unmovable}
+		return c, false
+	}
+
 	if match >= 0 {
 		t := &b.tgts[match]
 		switch {
@@ -182,11 +193,7 @@ func (b *Builder) classify(s *srcRec) (c Change, create bool) {
 		case directory.IsRemoteMailbox(t.typ):
 			// The move completed and cutover made it a remote mailbox: sync must not turn it
 			// back into a MailUser pointing at the source.
-			c.DN, c.Action, c.Reason = t.dn, Unchanged, "migrated"
-			if !t.objectGUID.IsZero() {
-				c.ObjectGUID = t.objectGUID.String()
-			}
-			return c, false
+			return migrated(c, t), false
 		}
 	}
 
@@ -225,6 +232,21 @@ func (b *Builder) classify(s *srcRec) (c Change, create bool) {
 		c.Action = Update
 	}
 	return c, false
+}
+
+// finishedMove reports whether t is the remote mailbox a finished move of key made: in the
+// target OU, owned, holding key and no other ExchangeGUID.
+func finishedMove(t *tgtRec, key directory.GUID) bool {
+	return t.inOU && t.owned && !t.holdsOther(key) && directory.IsRemoteMailbox(t.typ)
+}
+
+// migrated is the change of a source whose move has finished: its target t is left alone.
+func migrated(c Change, t *tgtRec) Change {
+	c.DN, c.Action, c.Reason = t.dn, Unchanged, "migrated"
+	if !t.objectGUID.IsZero() {
+		c.ObjectGUID = t.objectGUID.String()
+	}
+	return c
 }
 
 // other returns the best candidate whose holder is not the match.

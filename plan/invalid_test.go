@@ -166,3 +166,48 @@ func TestDiff_MalformedX500OrX400OnTargetDeleted(t *testing.T) {
 		t.Errorf("in place %q, indexed %q", x.Delete, y.Delete)
 	}
 }
+
+// Rule "only Exchange Online mailboxes move", in the plan: a source MailUser whose target is the
+// remote mailbox its finished move made (cutover converted both) is migrated and left alone; a
+// source MailUser with no target, or whose target is still a MailUser, is an invalid source,
+// never created nor updated.
+func TestBuilder_SourceMailUserIsMigratedOnlyWhenItsMoveFinished(t *testing.T) {
+	m := lara()
+	_, prep := prepared(t, m)
+	_, remote := prepared(t, m)
+	remote.Set(directory.AttrRecipientTypeDetails, fmt.Sprint(directory.TypeRemoteUserMailbox))
+	cutOver := m
+	cutOver.TypeDetails = directory.TypeMailUser
+	for _, tc := range []struct {
+		name   string
+		target []*directory.Entry
+		action Action
+		reason string
+	}{
+		{"no target", nil, Invalid, mapper.CodeMailUserSource},
+		{"target still a MailUser", []*directory.Entry{prep}, Invalid, mapper.CodeMailUserSource},
+		{"target is its remote mailbox", []*directory.Entry{remote}, Unchanged, "migrated"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := only(t, Build([]directory.Mailbox{cutOver}, rules(), tc.target, opts()))
+			if c.Action != tc.action || c.Reason != tc.reason || len(c.Attrs) != 0 {
+				t.Fatalf("%s %s %+v, want %s %s with no attribute change", c.Action, c.Reason, c.Attrs, tc.action, tc.reason)
+			}
+			if tc.action == Invalid && (len(c.Problems) != 1 || c.Problems[0].Attribute != directory.AttrRecipientTypeDetails) {
+				t.Errorf("problems %+v, want the recipient type named", c.Problems)
+			}
+		})
+	}
+}
+
+// An on-premises mailbox in scope is invalid even when a MailUser for it exists in the target:
+// nothing is written for it.
+func TestBuilder_OnPremisesMailboxSourceIsNeverPrepared(t *testing.T) {
+	m := lara()
+	_, prep := prepared(t, m)
+	m.TypeDetails = directory.TypeUserMailbox
+	c := only(t, Build([]directory.Mailbox{m}, rules(), []*directory.Entry{prep}, opts()))
+	if c.Action != Invalid || c.Reason != mapper.CodeOnPremMailbox {
+		t.Errorf("%s %s, want invalid %s", c.Action, c.Reason, mapper.CodeOnPremMailbox)
+	}
+}

@@ -42,6 +42,10 @@ const (
 	ScopeNotMember     = "SCOPE-NOT-MEMBER"
 	ScopeNestedOnly    = "SCOPE-NESTED-ONLY"
 	ScopeNestedGroup   = "SCOPE-NESTED-GROUP"
+	SourceOnPremMbx    = "SOURCE-ONPREM-MAILBOX"
+	SourceNotMailbox   = "SOURCE-NOT-MAILBOX"
+	SourceTypeUnknown  = "SOURCE-TYPE-UNKNOWN"
+	SourceCloudLegacy  = "SOURCE-CLOUD-LEGACYDN"
 	SourceNoGUID       = "SOURCE-NO-EXCHANGEGUID"
 	SourceDuplicate    = "SOURCE-DUPLICATE-EXCHANGEGUID"
 	SourceInvalid      = "SOURCE-INVALID"
@@ -74,6 +78,10 @@ var Catalogue = []Check{
 	{ScopeNotMember, "source is a direct member of the scope group", Error, "MailboxMovePublishedScopes (validation script check 6)", true},
 	{ScopeNestedOnly, "source is a member only through a nested group", Error, "article: nested groups are not supported in the scope", true},
 	{ScopeNestedGroup, "scope group contains nested groups", Warning, "article: nested groups are not supported in the scope", true},
+	{SourceOnPremMbx, "source is not an on-premises mailbox (it must be in Exchange Online first)", Error, "article: cross-tenant moves go from Exchange Online to Exchange Online", true},
+	{SourceNotMailbox, "source is a mailbox (user, shared, room, equipment), not a MailUser, contact or group", Error, "article: only mailboxes move", true},
+	{SourceTypeUnknown, "source has a recipient type xtmsyncd knows (msExchRecipientTypeDetails)", Error, "facts §C.4: the type is never guessed", true},
+	{SourceCloudLegacy, "source carries its cloud LegacyExchangeDN (/o=ExchangeLabs) as an x500", Warning, "article: every source x500 on the target; replies to old mail use the LegacyExchangeDN", true},
 	{SourceNoGUID, "source has an ExchangeGUID", Error, "article: ExchangeGUID must match (MissingExchangeGuidException)", true},
 	{SourceDuplicate, "source ExchangeGUID is unique", Error, "ExchangeGUID keys the move", true},
 	{SourceInvalid, "source has what the target MailUser needs", Error, "article: target MailUser prerequisites", true},
@@ -89,7 +97,7 @@ var Catalogue = []Check{
 	{TargetLegacyX500, "target has x500:<source LegacyExchangeDN>", Error, "validation script check 10", true},
 	{TargetPrimarySMTP, "target primary SMTP address in an accepted domain", Error, "validation script check 11", true},
 	{TargetSMTPAccepted, "no target SMTP proxy outside the accepted domains", Error, "validation script check 12 (NotAcceptedDomainException)", true},
-	{TargetAllX500, "every source x500 present on the target", Warning, "validation script check 13", true},
+	{TargetAllX500, "every source x500 present on the target", Error, "article: the move processes won't proceed if these x500 addresses aren't present (the validation script's check 13 only warns)", true},
 	{TargetExternalAddr, "target targetAddress is one of the source's addresses", Error, "validation script check 14", true},
 	{TargetDelivery, "target has a proxy in the target delivery domain", Error, "-TargetDeliveryDomain (TargetDeliveryDomainMismatchPermanentException)", true},
 	{TargetRemoteType8, "target msExchRemoteRecipientType is not 8", Error, "article: 8 (DeprovisionMailbox) triggers proxy scrubbing", true},

@@ -133,6 +133,7 @@ func evaluateOne(m *directory.Mailbox, c *plan.Change, leftOut []plan.Warning, i
 	}
 	scopeFindings(m, in.Group, add)
 	holdFindings(m, add)
+	cloudLegacyFindings(m, add)
 	for _, w := range leftOut {
 		add(SourceProxyLeftOut, w.Attribute, "a well-formed address", w.Found, w.Fix)
 	}
@@ -187,6 +188,31 @@ func scopeFindings(m *directory.Mailbox, group string, add func(id, attr, expect
 	}
 }
 
+// cloudLegacyPrefix starts the LegacyExchangeDN of a mailbox created in (or moved to)
+// Exchange Online.
+const cloudLegacyPrefix = "/o=ExchangeLabs/"
+
+// cloudLegacyFindings: a remote mailbox's own LegacyExchangeDN is the cloud one
+// (/o=ExchangeLabs/...), which reaches the on-premises AD only as an x500 written back by Azure
+// AD Connect's Exchange hybrid write-back. Without it the target misses the x500 that replies to
+// mail sent before the move need (article: every source x500 on the target).
+func cloudLegacyFindings(m *directory.Mailbox, add func(id, attr, expected, actual, fix string)) {
+	if !directory.IsRemoteMailbox(m.TypeDetails) || hasPrefixFold(m.LegacyExchangeDN, cloudLegacyPrefix) {
+		return
+	}
+	for _, p := range m.Proxies {
+		if p.Type() == "x500" && hasPrefixFold(p.Address(), cloudLegacyPrefix) {
+			return
+		}
+	}
+	add(SourceCloudLegacy, directory.AttrProxyAddresses, "X500:"+cloudLegacyPrefix+"...", "no /o=ExchangeLabs x500 on the source object",
+		"the target would lack the x500 of the mailbox's cloud LegacyExchangeDN, and replies to old mail would bounce (5.1.1 NDR): enable Exchange hybrid write-back in the source's Azure AD Connect (it writes that x500 back) and run a sync cycle, or read it in the source tenant (Get-Mailbox <alias> | select LegacyExchangeDN) and add x500:<value> to the source object (Set-RemoteMailbox -EmailAddresses @{add=...}); then sync again")
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
 func holdFindings(m *directory.Mailbox, add func(id, attr, expected, actual, fix string)) {
 	if flags, _ := strconv.ParseInt(m.ELCMailboxFlags, 10, 64); flags&directory.ELCLitigationHold != 0 {
 		actual := fmt.Sprintf("%d (litigation hold bit set)", flags)
@@ -213,6 +239,12 @@ func targetFindings(m *directory.Mailbox, c *plan.Change, in Input, res *Result,
 				id = SourceNoGUID
 			case "duplicate_exchange_guid":
 				id = SourceDuplicate
+			case mapper.CodeOnPremMailbox:
+				id = SourceOnPremMbx
+			case mapper.CodeMailUserSource, mapper.CodeNotAMailbox:
+				id = SourceNotMailbox
+			case mapper.CodeNoRecipientType, mapper.CodeUnknownType:
+				id = SourceTypeUnknown
 			}
 			add(id, p.Attribute, "", p.Found, p.Fix)
 		}

@@ -174,6 +174,27 @@ var cases = []finding{
 		noTgt: true, want: []string{readiness.SourceInvalid}},
 	{name: "SOURCE-INVALID: alias with a space and an @", source: func(m *directory.Mailbox) { m.Alias = "bad alias@x" },
 		noTgt: true, want: []string{readiness.SourceInvalid}},
+	{name: "SOURCE-ONPREM-MAILBOX: an on-premises user mailbox (it must move to Exchange Online first)",
+		source: func(m *directory.Mailbox) { m.TypeDetails = directory.TypeUserMailbox }, noTgt: true, want: []string{readiness.SourceOnPremMbx}},
+	{name: "SOURCE-ONPREM-MAILBOX: an on-premises shared mailbox",
+		source: func(m *directory.Mailbox) { m.TypeDetails = directory.TypeSharedMailbox }, noTgt: true, want: []string{readiness.SourceOnPremMbx}},
+	{name: "SOURCE-NOT-MAILBOX: a MailUser (no mailbox to move, and no finished move of it)",
+		source: func(m *directory.Mailbox) { m.TypeDetails = directory.TypeMailUser }, noTgt: true, want: []string{readiness.SourceNotMailbox}},
+	{name: "SOURCE-NOT-MAILBOX: a mail contact stored as a user",
+		source: func(m *directory.Mailbox) { m.TypeDetails = directory.TypeMailContact }, noTgt: true, want: []string{readiness.SourceNotMailbox}},
+	{name: "SOURCE-TYPE-UNKNOWN: no msExchRecipientTypeDetails (never guessed)",
+		source: func(m *directory.Mailbox) { m.TypeDetails, m.HasTypeDetails = 0, false }, noTgt: true, want: []string{readiness.SourceTypeUnknown}},
+	{name: "SOURCE-TYPE-UNKNOWN: a value that is no recipient type",
+		source: func(m *directory.Mailbox) { m.TypeDetails = 3 }, noTgt: true, want: []string{readiness.SourceTypeUnknown}},
+	{name: "SOURCE-CLOUD-LEGACYDN: a remote mailbox without its /o=ExchangeLabs x500 (no write-back)",
+		source: func(m *directory.Mailbox) {
+			m.Proxies = slices.DeleteFunc(slices.Clone(m.Proxies), func(p directory.Proxy) bool { return string(p) == cloudX500(m.Alias) })
+		}, want: []string{readiness.SourceCloudLegacy}},
+	{name: "SOURCE-CLOUD-LEGACYDN is not raised when the legacyExchangeDN itself is the cloud one",
+		source: func(m *directory.Mailbox) {
+			m.LegacyExchangeDN = strings.TrimPrefix(cloudX500(m.Alias), "X500:")
+			m.Proxies = slices.DeleteFunc(slices.Clone(m.Proxies), func(p directory.Proxy) bool { return string(p) == cloudX500(m.Alias) })
+		}, want: nil},
 	{name: "SOURCE-PROXY-LEFT-OUT: malformed x500 and x400 on the source (not TARGET-X500-ALL: they are never written)",
 		source: func(m *directory.Mailbox) {
 			m.Proxies = append(m.Proxies, "x500:garbage with spaces", "x400:c=;a=;")
@@ -226,7 +247,7 @@ var cases = []finding{
 	{name: "TARGET-SMTP-ACCEPTED (check 12): a source-domain proxy on the target", target: func(t *testing.T, e *directory.Entry) {
 		e.Set(directory.AttrProxyAddresses, append(e.Get(directory.AttrProxyAddresses), "smtp:lara.newton@contoso.com")...)
 	}, want: []string{readiness.TargetSMTPAccepted}},
-	{name: "TARGET-X500-ALL (check 13): a source x500 missing", target: func(t *testing.T, e *directory.Entry) {
+	{name: "TARGET-X500-ALL (check 13, an error per the article): a source x500 missing", target: func(t *testing.T, e *directory.Entry) {
 		e.Set(directory.AttrProxyAddresses, proxiesWithout(e, cloudX500("LaraN"))...)
 	}, want: []string{readiness.TargetAllX500}},
 	{name: "TARGET-EXTERNAL-ADDRESS (check 14): pointing at the target itself", target: func(t *testing.T, e *directory.Entry) {
@@ -423,8 +444,8 @@ func mixed(t *testing.T) *readiness.Report {
 	t.Helper()
 	clean, warn, blocked, twice := lara(), src("Maria Lopez", "MariaL", "maria.lopez"), src("anton Berg", "AntonB", "anton.berg"), src("Zoe Adams", "ZoeA", "zoe.adams")
 	blocked.Scope = ldapsrc.ScopeNested
+	warn.Proxies = slices.DeleteFunc(warn.Proxies, func(p directory.Proxy) bool { return string(p) == cloudX500("MariaL") })
 	tw, tb, tz := prepared(t, warn), prepared(t, blocked), prepared(t, twice)
-	tw.Set(directory.AttrProxyAddresses, proxiesWithout(tw, cloudX500("MariaL"))...)
 	tb.Set(directory.AttrRemoteRecipientType, "8")
 	tz.Set(directory.AttrProxyAddresses, append(tz.Get(directory.AttrProxyAddresses), "smtp:zoe@contoso.com", "smtp:zoe@fabrikam.com")...)
 	scope := &directory.Scope{Mailboxes: []directory.Mailbox{twice, warn, clean, blocked},
@@ -455,7 +476,7 @@ func TestEvaluate_SummaryAndVerdicts(t *testing.T) {
 	for _, c := range rep.Checks {
 		failed[c.ID] = c.Failed
 	}
-	wantFailed := map[string]int{readiness.TargetAllX500: 1, readiness.TargetRemoteType8: 1, readiness.ScopeNestedOnly: 1,
+	wantFailed := map[string]int{readiness.SourceCloudLegacy: 1, readiness.TargetRemoteType8: 1, readiness.ScopeNestedOnly: 1,
 		readiness.TargetSMTPAccepted: 1, readiness.ScopeNestedGroup: 2}
 	for _, c := range readiness.Catalogue {
 		if failed[c.ID] != wantFailed[c.ID] {
@@ -553,7 +574,7 @@ func TestWriteCSV(t *testing.T) {
 		ready[0][col("exchange_guid")] != guidOf("LaraN").String() {
 		t.Errorf("clean mailbox rows %q", ready)
 	}
-	if w := rows["MariaL"]; len(w) != 1 || w[0][col("check")] != readiness.TargetAllX500 || w[0][col("severity")] != "warning" || w[0][col("verdict")] != "warning" {
+	if w := rows["MariaL"]; len(w) != 1 || w[0][col("check")] != readiness.SourceCloudLegacy || w[0][col("severity")] != "warning" || w[0][col("verdict")] != "warning" {
 		t.Errorf("warning rows %q", w)
 	}
 	if s := rows[""]; len(s) != 2 || s[0][col("check")] != readiness.ScopeNestedGroup || s[0][col("object")] == "" {

@@ -85,7 +85,7 @@ func checkTarget(m *directory.Mailbox, e *directory.Entry, c *plan.Change, r map
 	}
 	if len(missing) > 0 {
 		add(TargetAllX500, directory.AttrProxyAddresses, "every source x500", "missing: "+strings.Join(missing, "; "),
-			"missing x500s break replies to old mail and cached recipients (IMCEAEX NDRs); "+resync)
+			"the move processes won't proceed while a source x500 is missing from the target (article), and missing x500s break replies to old mail and cached recipients (IMCEAEX NDRs); "+resync)
 	}
 	ta := directory.Proxy(e.First(directory.AttrTargetAddress))
 	srcAddr := false

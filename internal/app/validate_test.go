@@ -74,7 +74,7 @@ func TestValidate_EveryCheckHasAFixture(t *testing.T) {
 		"dokafor":   {readiness.TargetPrimarySMTP},
 		"efischer":  {readiness.TargetSMTPAccepted},
 		"fgarcia":   {readiness.TargetAllX500},
-		"gholm":     {readiness.TargetExternalAddr},
+		"gholm":     {readiness.TargetExternalAddr, readiness.SourceCloudLegacy}, // and no cloud x500 on the source
 		"hkim":      {readiness.TargetDelivery},
 		"jwu":       {readiness.TargetRemoteType8},
 		"mkowalska": {readiness.TargetPrevGUID},
