@@ -48,8 +48,29 @@ type Config struct {
 
 // Directory is how to reach one Active Directory forest.
 type Directory struct {
-	// URL is ldaps://host[:port] (default) or ldap://host[:port] with start_tls.
+	// URL is ldaps://host[:port] (default) or ldap://host[:port] with start_tls: one domain
+	// controller. Set one of url, urls and domain.
 	URL string `yaml:"url"`
+	// URLs are the forest's domain controllers in order of preference: at the start of a run
+	// the first that answers and binds is chosen, and every connection of the run uses it.
+	URLs []string `yaml:"urls"`
+	// Domain finds the domain controllers by DNS: the SRV records _ldap._tcp.dc._msdcs.<domain>
+	// (or _ldap._tcp.<site>._sites.dc._msdcs.<domain> with site), by priority and weight.
+	Domain string `yaml:"domain"`
+	// Site limits the SRV lookup to one Active Directory site.
+	Site string `yaml:"site"`
+	// Bind is how xtmsyncd signs in: simple (bind_dn and a password) or kerberos (a keytab or
+	// the credential cache on Linux, the identity the service runs as on Windows).
+	Bind string `yaml:"bind"`
+	// KeytabFile (kerberos, Linux) holds the keys of Principal; empty uses the credential cache
+	// (KRB5CCNAME, else /tmp/krb5cc_<uid>).
+	KeytabFile string `yaml:"keytab_file"`
+	// Principal is the Kerberos identity in the keytab, user@REALM.
+	Principal string `yaml:"principal"`
+	// Krb5Conf is the Kerberos configuration (realms and KDCs; default /etc/krb5.conf).
+	Krb5Conf string `yaml:"krb5_conf"`
+	// SPN is the directory's service principal (default ldap/<domain controller host>).
+	SPN string `yaml:"spn"`
 	// StartTLS upgrades an ldap:// connection before binding.
 	StartTLS bool `yaml:"start_tls"`
 	// CAFile is a PEM bundle to verify the server certificate; empty means the system roots.

@@ -163,36 +163,13 @@ func (c *Config) Validate() error {
 }
 
 func (d *Directory) validate(field string, add func(field, msg string)) {
-	if d.URL == "" {
-		add(field+".url", "required, e.g. ldaps://dc1.example.com")
-	} else if u, err := url.Parse(d.URL); err != nil || u.Host == "" {
-		add(field+".url", fmt.Sprintf("%q is not an LDAP URL", d.URL))
-	} else {
-		switch u.Scheme {
-		case "ldaps":
-			if d.StartTLS {
-				add(field+".start_tls", "start_tls is for ldap:// URLs; ldaps:// is already TLS")
-			}
-		case "ldap":
-			if !d.StartTLS && !d.InsecurePlaintextLDAP {
-				add(field+".url", "ldap:// without start_tls sends the password in clear: use ldaps://, set start_tls: true, or (test labs only) insecure_plaintext_ldap: true")
-			}
-		default:
-			add(field+".url", fmt.Sprintf("scheme %q: use ldaps:// or ldap://", u.Scheme))
-		}
-	}
+	d.validateDCs(field, add)
 	if d.CAFile != "" {
 		if _, err := os.Stat(d.CAFile); err != nil {
 			add(field+".ca_file", fmt.Sprintf("cannot read: %v", err))
 		}
 	}
-	if d.BindDN == "" {
-		add(field+".bind_dn", "required")
-	}
-	d.resolveSecret(field, add)
-	if d.Password().IsZero() && d.BindPassword == "" && d.BindPasswordFile == "" {
-		add(field+".bind_password", "required: ${ENV_VAR} or bind_password_file")
-	}
+	d.validateBind(field, add)
 	if d.BaseDN == "" {
 		add(field+".base_dn", "required")
 	} else if _, err := ldap.ParseDN(d.BaseDN); err != nil {
@@ -204,6 +181,120 @@ func (d *Directory) validate(field string, add func(field, msg string)) {
 	if d.Timeout <= 0 {
 		add(field+".timeout", "must be positive, e.g. 60s")
 	}
+}
+
+// validateDCs checks url, urls or domain: exactly one of them, each URL an LDAPS URL (or LDAP
+// with StartTLS).
+func (d *Directory) validateDCs(field string, add func(field, msg string)) {
+	set := 0
+	for _, b := range []bool{d.URL != "", len(d.URLs) > 0, d.Domain != ""} {
+		if b {
+			set++
+		}
+	}
+	switch {
+	case set == 0:
+		add(field+".url", "required: url (one domain controller), urls (a list) or domain (DNS SRV discovery), e.g. url: ldaps://dc1.example.com")
+	case set > 1:
+		add(field+".url", "set one of url, urls and domain")
+	}
+	if d.Site != "" && d.Domain == "" {
+		add(field+".site", "site selects the SRV records of domain: set domain too")
+	}
+	if d.Domain != "" && !isDomain(d.Domain) {
+		add(field+".domain", fmt.Sprintf("%q is not a DNS domain name", d.Domain))
+	}
+	check := func(name, v string) {
+		u, err := url.Parse(v)
+		if err != nil || u.Host == "" {
+			add(name, fmt.Sprintf("%q is not an LDAP URL", v))
+			return
+		}
+		switch u.Scheme {
+		case "ldaps":
+			if d.StartTLS {
+				add(field+".start_tls", "start_tls is for ldap:// URLs; ldaps:// is already TLS")
+			}
+		case "ldap":
+			if !d.StartTLS && !d.InsecurePlaintextLDAP {
+				add(name, "ldap:// without start_tls sends the password in clear: use ldaps://, set start_tls: true, or (test labs only) insecure_plaintext_ldap: true")
+			}
+		default:
+			add(name, fmt.Sprintf("scheme %q: use ldaps:// or ldap://", u.Scheme))
+		}
+	}
+	if d.URL != "" {
+		check(field+".url", d.URL)
+	}
+	for i, v := range d.URLs {
+		check(fmt.Sprintf("%s.urls[%d]", field, i), v)
+	}
+}
+
+// Bind methods.
+const (
+	BindSimple   = "simple"
+	BindKerberos = "kerberos"
+)
+
+// validateBind checks the sign-in: simple needs bind_dn and a password; kerberos needs no
+// password, and on Linux a keytab with its principal, or the credential cache.
+func (d *Directory) validateBind(field string, add func(field, msg string)) {
+	switch d.Bind {
+	case "", BindSimple:
+		d.Bind = BindSimple
+		if d.BindDN == "" {
+			add(field+".bind_dn", "required")
+		}
+		d.resolveSecret(field, add)
+		if d.Password().IsZero() && d.BindPassword == "" && d.BindPasswordFile == "" {
+			add(field+".bind_password", "required: ${ENV_VAR} or bind_password_file")
+		}
+		for name, v := range map[string]string{"keytab_file": d.KeytabFile, "principal": d.Principal, "krb5_conf": d.Krb5Conf, "spn": d.SPN} {
+			if v != "" {
+				add(field+"."+name, "is for bind: kerberos")
+			}
+		}
+	case BindKerberos:
+		if d.BindPassword != "" || d.BindPasswordFile != "" {
+			add(field+".bind_password", "bind: kerberos signs in without a password: remove bind_password and bind_password_file")
+		}
+		if d.KeytabFile != "" && d.Principal == "" {
+			add(field+".principal", "required with keytab_file: the keytab's principal, e.g. svc-xtmsyncd@EXAMPLE.COM")
+		}
+		if d.Principal != "" && !strings.Contains(d.Principal, "@") {
+			add(field+".principal", fmt.Sprintf("%q: write the realm too, e.g. %s@EXAMPLE.COM", d.Principal, d.Principal))
+		}
+		if d.KeytabFile != "" {
+			if _, err := os.Stat(d.KeytabFile); err != nil {
+				add(field+".keytab_file", fmt.Sprintf("cannot read: %v", err))
+			}
+		}
+	default:
+		add(field+".bind", fmt.Sprintf("%q: simple or kerberos", d.Bind))
+	}
+}
+
+// Candidates are the configured domain controller URLs in order (url or urls); with domain,
+// none: they come from DNS when the connection is opened.
+func (d *Directory) Candidates() []string {
+	if d.URL != "" {
+		return []string{d.URL}
+	}
+	return slices.Clone(d.URLs)
+}
+
+// Where names the forest's domain controllers for messages: the URL, the list, or the domain.
+func (d *Directory) Where() string {
+	switch {
+	case d.URL != "":
+		return d.URL
+	case len(d.URLs) > 0:
+		return strings.Join(d.URLs, ", ")
+	case d.Site != "":
+		return "DNS SRV of " + d.Domain + " (site " + d.Site + ")"
+	}
+	return "DNS SRV of " + d.Domain
 }
 
 func (m *Mapping) normalise() {

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/go-ldap/ldap/v3"
 	"github.com/xtmsyncd/xtmsyncd/config"
@@ -36,10 +37,25 @@ type Conn interface {
 // Dial opens a bound connection; ldapconn.Dial in production.
 type Dial func(ctx context.Context, d *config.Directory) (Conn, error)
 
-// DefaultDial is ldapconn.Dial.
+// DefaultDial opens the forest as a run does (ldapconn.Open: the first domain controller that
+// answers and signs in); the connection also tells which DC it is.
 func DefaultDial(ctx context.Context, d *config.Directory) (Conn, error) {
-	return ldapconn.Dial(ctx, d)
+	s, c, err := ldapconn.Open(ctx, d, nil)
+	if err != nil {
+		return nil, err
+	}
+	return dcConn{c, s.DC()}, nil
 }
+
+type dcConn struct {
+	*ldap.Conn
+	dc ldapconn.DC
+}
+
+func (c dcConn) DC() ldapconn.DC { return c.dc }
+
+// maxSkew is Kerberos's default tolerance for clocks (and Active Directory's).
+const maxSkew = 5 * time.Minute
 
 // Run runs every check and returns them in order. Checks that depend on a failed connection
 // are not run (their forest's connection check already says why).
@@ -76,21 +92,42 @@ func Failed(cs []Check) bool {
 
 func connect(ctx context.Context, name string, d *config.Directory, dial Dial, add func(Check)) (Conn, bool) {
 	how := "LDAPS"
-	if u, err := url.Parse(d.URL); err == nil && u.Scheme == "ldap" {
+	first := "ldaps://"
+	if c := d.Candidates(); len(c) > 0 {
+		first = c[0]
+	} else if d.StartTLS || d.InsecurePlaintextLDAP {
+		first = "ldap://"
+	}
+	if u, err := url.Parse(first); err == nil && u.Scheme == "ldap" {
 		how = "PLAIN LDAP (insecure_plaintext_ldap)"
 		if d.StartTLS {
 			how = "StartTLS"
 		}
 	}
-	ch := Check{Name: fmt.Sprintf("%s: connect over %s and bind as %s", name, how, d.BindDN)}
+	who := "bind as " + d.BindDN
+	if d.Bind == config.BindKerberos {
+		who = "sign in with Kerberos as " + d.Principal
+		if d.Principal == "" {
+			who = "sign in with Kerberos (credential cache, or the account the service runs as)"
+		}
+	}
+	ch := Check{Name: fmt.Sprintf("%s: connect over %s and %s", name, how, who)}
 	conn, err := dial(ctx, d)
 	if err == nil {
 		ch.OK = true
 		ch.Detail = d.URL
+		var dc ldapconn.DC
+		if w, ok := conn.(interface{ DC() ldapconn.DC }); ok {
+			dc = w.DC()
+			ch.Detail = "domain controller " + dc.String()
+		}
 		if how == "PLAIN LDAP (insecure_plaintext_ldap)" {
 			ch.Detail += "; WARNING: the password crossed the network unencrypted"
 		}
 		add(ch)
+		if dc.URL != "" {
+			add(clock(name, d, dc))
+		}
 		return conn, true
 	}
 	ch.Detail = err.Error()
@@ -99,13 +136,32 @@ func connect(ctx context.Context, name string, d *config.Directory, dial Dial, a
 		ch.Fix = fmt.Sprintf("the server certificate does not verify against %s; set %s.ca_file to the CA that issued the domain controller's certificate, and use a URL whose host name is in the certificate", caName(d), name)
 	case errors.Is(err, ldapconn.ErrCredentials):
 		ch.Fix = fmt.Sprintf("AD refused the bind: check %s.bind_dn and the password in %s", name, secretSource(d))
+	case errors.Is(err, ldapconn.ErrKerberos):
+		ch.Fix = "the message names the cause; see the README's Kerberos section for the keytab, krb5.conf and gMSA setup"
 	case errors.Is(err, ldapconn.ErrBind):
 		ch.Fix = fmt.Sprintf("the server refused the bind; if it requires signing or TLS, use ldaps:// or start_tls for %s", name)
 	default:
-		ch.Fix = fmt.Sprintf("check %s.url (host, port 636 for LDAPS), that the domain controller is up and reachable from here", name)
+		ch.Fix = fmt.Sprintf("check %s.url, urls or domain (host, port 636 for LDAPS), that a domain controller is up and reachable from here", name)
 	}
 	add(ch)
 	return nil, false
+}
+
+// clock compares this host's clock with the domain controller's currentTime: Kerberos refuses
+// a sign-in when they differ by more than 5 minutes (KRB_AP_ERR_SKEW).
+func clock(name string, d *config.Directory, dc ldapconn.DC) Check {
+	ch := Check{Name: fmt.Sprintf("%s: this host's clock within %v of the domain controller's", name, maxSkew), OK: true,
+		Detail: fmt.Sprintf("differs by %v", dc.Skew)}
+	if dc.Skew > maxSkew || dc.Skew < -maxSkew {
+		fix := "synchronise this host with the domain's time (chrony or ntpd against the DCs; w32time on Windows)"
+		if d.Bind == config.BindKerberos {
+			ch.OK = false
+			ch.Fix = "Kerberos refuses clocks more than 5 minutes apart: " + fix
+		} else {
+			ch.Detail += "; WARNING: more than Kerberos allows: " + fix
+		}
+	}
+	return ch
 }
 
 func caName(d *config.Directory) string {

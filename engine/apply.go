@@ -58,6 +58,9 @@ func (e *Engine) Apply(ctx context.Context, info RunInfo, p *plan.Plan, o Option
 	} else {
 		info.Mode = "apply"
 	}
+	if info.DCs == (DCs{}) {
+		info.DCs = e.DCs
+	}
 	runID, err := e.Journal.StartRun(ctx, info, p)
 	if err != nil {
 		return res, fmt.Errorf("journal: start run: %w", err)

@@ -44,7 +44,12 @@ type RunInfo struct {
 	ConfigHash string
 	// ParentRunID is the run a rollback inverts (0: none).
 	ParentRunID int64
+	// DCs are the domain controllers the run's connections go to (filled from Engine.DCs).
+	DCs DCs
 }
+
+// DCs names the domain controller of each forest a run uses, as the journal records it.
+type DCs struct{ Source, Target string }
 
 // Outcomes of a run.
 const (
@@ -65,6 +70,8 @@ type Engine struct {
 	Diff         plan.Options
 	Limits       plan.Limits
 	Log          *slog.Logger
+	// DCs are the domain controllers the engine's connections go to, recorded on each run.
+	DCs DCs
 	// Progress, when set, is called after each applied change.
 	Progress func(done, total int)
 	// OnRead and OnWrite, when set, observe reads of each forest and every write (metrics).

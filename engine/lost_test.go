@@ -40,7 +40,7 @@ func (l *lostTarget) Apply(ctx context.Context, c plan.Change) (string, error) {
 		return l.fakeTarget.Apply(ctx, c)
 	case n == l.at:
 		l.j.record("apply " + c.DN)
-		return "", fmt.Errorf("add: %w: ldapwire: read response: EOF", directory.ErrOutcomeUnknown)
+		return "", fmt.Errorf("add: %w: ldap: response channel closed", directory.ErrOutcomeUnknown)
 	}
 	l.after.Add(1)
 	return "", fmt.Errorf("%w: connect: %w", directory.ErrNotSent, unreachable{4})

@@ -36,6 +36,9 @@ type Run struct {
 	ParentRunID int64  // e.g. the run a rollback inverts; 0 if none
 	Host        string // the host of the process that ran it
 	PID         int    // that process's id
+	// SourceDC and TargetDC are the domain controllers the run's connections went to (JSON
+	// of ldapconn.DC; "" when the run touched no directory or predates migration 0005).
+	SourceDC, TargetDC string
 }
 
 // StartRun inserts r with Outcome "running" and StartedAt = Now, ignoring
@@ -54,10 +57,10 @@ func (s *Store) StartRun(ctx context.Context, r Run) (int64, error) {
 		r.Host, r.PID = self()
 	}
 	res, err := s.db.ExecContext(ctx, `INSERT INTO runs
-		(kind, mode, actor, config_hash, plan_hash, summary, started_at, outcome, parent_run_id, host, pid)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		(kind, mode, actor, config_hash, plan_hash, summary, started_at, outcome, parent_run_id, host, pid, source_dc, target_dc)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.Kind, r.Mode, r.Actor, r.ConfigHash, r.PlanHash, summary,
-		formatTime(s.Now()), OutcomeRunning, parent, r.Host, r.PID)
+		formatTime(s.Now()), OutcomeRunning, parent, r.Host, r.PID, r.SourceDC, r.TargetDC)
 	if err != nil {
 		return 0, fmt.Errorf("journal: start run: %w", err)
 	}
@@ -128,7 +131,7 @@ func (s *Store) Runs(ctx context.Context, limit int) ([]Run, error) {
 }
 
 const runColumns = `id, kind, mode, actor, config_hash, plan_hash, summary,
-	started_at, finished_at, outcome, error, parent_run_id, host, pid`
+	started_at, finished_at, outcome, error, parent_run_id, host, pid, source_dc, target_dc`
 
 type scanner interface {
 	Scan(dest ...any) error
@@ -143,7 +146,7 @@ func scanRun(sc scanner) (Run, error) {
 		parent   sql.NullInt64
 	)
 	err := sc.Scan(&r.ID, &r.Kind, &r.Mode, &r.Actor, &r.ConfigHash, &r.PlanHash,
-		&summary, &started, &finished, &r.Outcome, &r.Error, &parent, &r.Host, &r.PID)
+		&summary, &started, &finished, &r.Outcome, &r.Error, &parent, &r.Host, &r.PID, &r.SourceDC, &r.TargetDC)
 	if err != nil {
 		return Run{}, err
 	}

@@ -1,5 +1,8 @@
-// Package ldapconn opens verified, authenticated LDAP connections to Active Directory:
-// LDAPS or StartTLS by default, plain LDAP only with the loudly named config option.
+// Package ldapconn is the one place that opens LDAP connections to Active Directory: it chooses
+// the domain controller a run uses (Open: a list in order, or DNS SRV discovery), sets up TLS
+// (LDAPS or StartTLS by default, plain LDAP only with the loudly named config option) and signs
+// in (a simple bind, or Kerberos through go-ldap's gssapi package). Every command and the
+// daemon open their connections here, and nothing else dials.
 package ldapconn
 
 import (
@@ -23,6 +26,9 @@ var (
 	ErrTLS         = errors.New("TLS verification failed")
 	ErrCredentials = errors.New("bind refused: wrong DN or password")
 	ErrBind        = errors.New("bind failed")
+	// ErrKerberos is a Kerberos sign-in that failed before the directory saw it (keytab,
+	// principal, realm, KDC, clock): the message names the cause and the fix.
+	ErrKerberos = errors.New("kerberos sign-in failed")
 )
 
 // TLSConfig builds the client TLS configuration for d: the configured CA bundle (or the system
@@ -50,12 +56,16 @@ func TLSConfig(d *config.Directory) (*tls.Config, error) {
 	return tc, nil
 }
 
-// Dial connects to d, sets up TLS as configured, binds and returns the connection. Errors wrap
-// ErrConnect, ErrTLS, ErrCredentials or ErrBind.
+// Dial connects to the domain controller d.URL names, sets up TLS as configured, signs in and
+// returns the connection. Errors wrap ErrConnect, ErrTLS, ErrCredentials, ErrKerberos or
+// ErrBind. A forest configured with urls or domain is opened with Open, which chooses the DC.
 func Dial(ctx context.Context, d *config.Directory) (*ldap.Conn, error) {
 	tc, err := TLSConfig(d)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConnect, err)
+	}
+	if d.URL == "" {
+		return nil, fmt.Errorf("%w: no domain controller chosen for %s (use ldapconn.Open)", ErrConnect, d.Where())
 	}
 	u, _ := url.Parse(d.URL)
 	timeout := d.Timeout
@@ -91,11 +101,8 @@ func Dial(ctx context.Context, d *config.Directory) (*ldap.Conn, error) {
 			return fail(ClassifyTLS(fmt.Errorf("%s: StartTLS: %w", d.URL, err)))
 		}
 	}
-	if err := conn.Bind(d.BindDN, d.Password().Reveal()); err != nil {
-		if ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
-			return fail(fmt.Errorf("%w: %s as %s", ErrCredentials, d.URL, d.BindDN))
-		}
-		return fail(fmt.Errorf("%w: %s as %s: %v", ErrBind, d.URL, d.BindDN, err))
+	if err := bind(conn, d, u); err != nil {
+		return fail(err)
 	}
 	if !stop() {
 		return fail(nil) // ctx ended as the bind did, and the connection is closed

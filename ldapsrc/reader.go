@@ -24,8 +24,8 @@ type Options struct {
 	Group    string // DN of the scope group; direct members only
 	Filter   string // extra LDAP filter, ANDed
 	PageSize int
-	// Bulk, if set, opens the connection the mailboxes are read on (ldapwire: faster); the
-	// smaller searches stay on the main connection.
+	// Bulk, if set, opens the connection the mailboxes are read on, so the smaller searches
+	// (ranged members, nested groups) keep the main connection to themselves.
 	Bulk BulkDialer
 }
 

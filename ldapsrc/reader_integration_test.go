@@ -16,7 +16,6 @@ import (
 	"github.com/xtmsyncd/xtmsyncd/internal/ldaptest"
 	"github.com/xtmsyncd/xtmsyncd/ldapconn"
 	"github.com/xtmsyncd/xtmsyncd/ldapsrc"
-	"github.com/xtmsyncd/xtmsyncd/ldapwire"
 )
 
 // Demo source forest (testdata/README.md).
@@ -40,29 +39,30 @@ func demoReader(t *testing.T, group, filter string, bulk ...bool) (*ldapsrc.Read
 	}
 	opt := ldapsrc.Options{BaseDN: d.Base, Group: group, Filter: filter, PageSize: 7}
 	if len(bulk) > 0 && bulk[0] {
-		opt.Bulk = wireDialer(t, d)
+		opt.Bulk = bulkDialer(t, d)
 	}
 	return ldapsrc.New(d.Conn, opt, nil), d
 }
 
-// wireDialer opens ldapwire connections to d, as production reads the mailboxes; the dialer
-// fails the test if a dial fails, as the reader would otherwise quietly read on go-ldap.
-func wireDialer(t *testing.T, d *ldaptest.Dir) ldapsrc.BulkDialer {
+// bulkDialer opens connections of their own to d, as production reads the mailboxes; the
+// dialer fails the test if a dial fails, as the reader would otherwise quietly read on its own
+// connection.
+func bulkDialer(t *testing.T, d *ldaptest.Dir) ldapsrc.BulkDialer {
 	return func(ctx context.Context) (ldapsrc.Bulk, error) {
-		c, err := ldapwire.Dial(ctx, &d.Config)
+		c, err := ldapconn.Dial(ctx, &d.Config)
 		if err != nil {
-			t.Errorf("ldapwire dial: %v", err)
+			t.Errorf("bulk dial: %v", err)
 			return nil, err
 		}
-		return c, nil
+		return ldapsrc.BulkConn(c), nil
 	}
 }
 
-// bothPaths runs f with the mailboxes read on the reader's go-ldap connection and on an
-// ldapwire connection of their own.
+// bothPaths runs f with the mailboxes read on the reader's own connection and on a bulk
+// connection of their own.
 func bothPaths(t *testing.T, f func(t *testing.T, bulk bool)) {
 	for _, bulk := range []bool{false, true} {
-		t.Run(map[bool]string{false: "go-ldap", true: "ldapwire"}[bulk], func(t *testing.T) { f(t, bulk) })
+		t.Run(map[bool]string{false: "reader connection", true: "bulk connection"}[bulk], func(t *testing.T) { f(t, bulk) })
 	}
 }
 
@@ -380,7 +380,7 @@ func TestScope_SkippedMembersAndNestedGroup(t *testing.T) {
 			"member": {user, contact, computer, inner}})
 		opt := ldapsrc.Options{BaseDN: d.Base, Group: group}
 		if bulk {
-			opt.Bulk = wireDialer(t, d)
+			opt.Bulk = bulkDialer(t, d)
 		}
 		s, err := ldapsrc.New(d.Conn, opt, nil).Scope(ctx(t))
 		if err != nil {

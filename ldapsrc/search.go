@@ -164,11 +164,20 @@ func rangeEnd(name string) (int, bool, error) {
 	return n, false, nil
 }
 
-// Bulk is a connection of its own for one large paged search (ldapwire.Conn in production): it
+// Bulk is a connection of its own for one large paged search (BulkConn in production): it
 // asks for the next page while fn still works through the current one.
 type Bulk interface {
 	PagedSearch(ctx context.Context, req *ldap.SearchRequest, pageSize int, fn func(*ldap.Entry) error) (int, error)
 	Close() error
+}
+
+// BulkConn makes a go-ldap connection a Bulk one: Paged on it, streaming each page.
+func BulkConn(c *ldap.Conn) Bulk { return bulkConn{c} }
+
+type bulkConn struct{ *ldap.Conn }
+
+func (b bulkConn) PagedSearch(ctx context.Context, req *ldap.SearchRequest, pageSize int, fn func(*ldap.Entry) error) (int, error) {
+	return Paged(ctx, b.Conn, req, pageSize, fn)
 }
 
 // BulkDialer opens a Bulk connection.

@@ -157,11 +157,27 @@ func sent(op string, err error) error {
 	return fmt.Errorf("%s: %w", op, err)
 }
 
-// unsent reports whether err says the request never reached the directory whole (ldapwire's
-// send failures): it cannot have been applied, and may be sent again.
+// unsent reports whether err says the request never reached the directory whole: it cannot
+// have been applied, and may be sent again. go-ldap has no error values for this; it says so
+// in two texts: "ldap: connection closed" when the connection was closed before the request
+// was handed to it, and "unable to send request" when writing it to the socket failed (a
+// request cut short is a broken TLS record or BER element, which the directory discards). An
+// error type that reports Unsent() (a test double) is believed too.
 func unsent(err error) bool {
 	var u interface{ Unsent() bool }
-	return errors.As(err, &u) && u.Unsent()
+	if errors.As(err, &u) {
+		return u.Unsent()
+	}
+	var le *ldap.Error
+	if errors.As(err, &le) && le.ResultCode == ldap.ErrorNetwork && le.Err != nil && le.Err.Error() == "ldap: connection closed" {
+		return true
+	}
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if strings.HasPrefix(e.Error(), "unable to send request: ") {
+			return true
+		}
+	}
+	return false
 }
 
 // takenBy says why a planned create would be stale: an object now at dn, or one holding the

@@ -11,7 +11,7 @@ import (
 	"github.com/xtmsyncd/xtmsyncd/directory"
 	"github.com/xtmsyncd/xtmsyncd/engine"
 	"github.com/xtmsyncd/xtmsyncd/internal/ldaptest"
-	"github.com/xtmsyncd/xtmsyncd/ldapwire"
+	"github.com/xtmsyncd/xtmsyncd/ldapconn"
 	"github.com/xtmsyncd/xtmsyncd/plan"
 	"github.com/xtmsyncd/xtmsyncd/writer"
 )
@@ -52,7 +52,7 @@ func newCountingClient(t *testing.T, d *ldaptest.Dir, ou string) (*writer.Client
 	t.Helper()
 	n := &ops{}
 	dial := func(ctx context.Context) (writer.Conn, error) {
-		c, err := ldapwire.Dial(ctx, &d.Config)
+		c, err := ldapconn.Dial(ctx, &d.Config)
 		if err != nil {
 			return nil, err
 		}

@@ -38,12 +38,12 @@ type Options struct {
 	// SkipOwnerCheck lets updates through on objects without the ownership marker: only for
 	// the source forest, whose mailboxes xtmsyncd never owns (cutover rewrites their routing).
 	SkipOwnerCheck bool
-	// Bulk, if set, opens the connection the whole-forest read (EachEntry) runs on (ldapwire:
-	// faster); writes and compare-and-set reads stay on the pool.
+	// Bulk, if set, opens the connection the whole-forest read (EachEntry) runs on, so that
+	// writes and compare-and-set reads keep the pool to themselves.
 	Bulk ldapsrc.BulkDialer
 	// Timeout is the directory's per-request timeout (config's timeout), from which the
 	// reconnect policy is derived (ReconnectPolicy). 0: learned from the first connection that
-	// tells it (ldapwire's do), DefaultTimeout until then.
+	// tells it (a Timeout() method), DefaultTimeout until then.
 	Timeout time.Duration
 }
 

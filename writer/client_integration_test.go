@@ -18,7 +18,6 @@ import (
 	"github.com/xtmsyncd/xtmsyncd/internal/ldaptest"
 	"github.com/xtmsyncd/xtmsyncd/ldapconn"
 	"github.com/xtmsyncd/xtmsyncd/ldapsrc"
-	"github.com/xtmsyncd/xtmsyncd/ldapwire"
 	"github.com/xtmsyncd/xtmsyncd/plan"
 	"github.com/xtmsyncd/xtmsyncd/writer"
 )
@@ -35,7 +34,7 @@ func newClient(t *testing.T, d *ldaptest.Dir, ou string, conns int) (*writer.Cli
 	var dials atomic.Int64
 	dial := func(ctx context.Context) (writer.Conn, error) {
 		dials.Add(1)
-		c, err := ldapwire.Dial(ctx, &d.Config) // the writer's connection in production
+		c, err := ldapconn.Dial(ctx, &d.Config) // as the writer's connections in production
 		if err != nil {
 			return nil, err
 		}
@@ -337,7 +336,7 @@ func TestApply_PoolOfTwoServesEightWriters(t *testing.T) {
 	}
 }
 
-// With a bulk dialer (ldapwire, as production reads the target forest), EachEntry reads the same
+// With a bulk dialer (a connection of its own, as production reads the target forest), EachEntry reads the same
 // objects, decoded the same, and opens none of the pool's connections; a bulk dialer that fails
 // leaves the read to the pool.
 func TestEachEntry_BulkConnectionReadsTheSame(t *testing.T) {
@@ -374,11 +373,11 @@ func TestEachEntry_BulkConnectionReadsTheSame(t *testing.T) {
 	}
 	want, _ := read(nil)
 	wire := func(ctx context.Context) (ldapsrc.Bulk, error) {
-		c, err := ldapwire.Dial(ctx, &d.Config)
+		c, err := ldapconn.Dial(ctx, &d.Config)
 		if err != nil {
 			return nil, err
 		}
-		return c, nil
+		return ldapsrc.BulkConn(c), nil
 	}
 	got, dials := read(wire)
 	if dials != 0 {

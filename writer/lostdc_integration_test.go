@@ -10,8 +10,8 @@ import (
 
 	"github.com/xtmsyncd/xtmsyncd/directory"
 	"github.com/xtmsyncd/xtmsyncd/internal/ldaptest"
+	"github.com/xtmsyncd/xtmsyncd/ldapconn"
 	"github.com/xtmsyncd/xtmsyncd/ldapsrc"
-	"github.com/xtmsyncd/xtmsyncd/ldapwire"
 	"github.com/xtmsyncd/xtmsyncd/plan"
 	"github.com/xtmsyncd/xtmsyncd/writer"
 )
@@ -32,18 +32,18 @@ func proxiedClient(t *testing.T, timeout time.Duration, conns int) (*writer.Clie
 	var dials atomic.Int64
 	dial := func(ctx context.Context) (writer.Conn, error) {
 		dials.Add(1)
-		c, err := ldapwire.Dial(ctx, &cfg)
+		c, err := ldapconn.Dial(ctx, &cfg)
 		if err != nil {
 			return nil, err
 		}
 		return c, nil
 	}
 	bulk := func(ctx context.Context) (ldapsrc.Bulk, error) {
-		c, err := ldapwire.Dial(ctx, &cfg)
+		c, err := ldapconn.Dial(ctx, &cfg)
 		if err != nil {
 			return nil, err
 		}
-		return c, nil
+		return ldapsrc.BulkConn(c), nil
 	}
 	c, err := writer.New(dial, writer.Options{BaseDN: d.Base, OU: ou, OwnerAttr: ownerAttr, OwnerValue: ownerValue,
 		Anchor: directory.AttrMailNickname, PageSize: 20, Connections: conns, Bulk: bulk, Timeout: timeout}, nil)

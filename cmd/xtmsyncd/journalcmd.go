@@ -10,6 +10,7 @@ import (
 
 	"github.com/xtmsyncd/xtmsyncd/internal/app"
 	"github.com/xtmsyncd/xtmsyncd/journal"
+	"github.com/xtmsyncd/xtmsyncd/ldapconn"
 )
 
 func (m *Main) journal(ctx context.Context, args []string) error {
@@ -77,6 +78,15 @@ func (m *Main) journal(ctx context.Context, args []string) error {
 	fmt.Fprintf(m.Stdout, "plan %s  config %s\nsummary %s\n", short(run.PlanHash), short(run.ConfigHash), string(run.Summary))
 	if run.Error != "" {
 		fmt.Fprintf(m.Stdout, "error: %s\n", run.Error)
+	}
+	for _, f := range []struct{ name, js string }{{"source", run.SourceDC}, {"target", run.TargetDC}} {
+		var dc ldapconn.DC
+		if f.js != "" && json.Unmarshal([]byte(f.js), &dc) == nil {
+			fmt.Fprintf(m.Stdout, "%s domain controller: %s\n", f.name, dc)
+			if dc.DSServiceName != "" {
+				fmt.Fprintf(m.Stdout, "  dsServiceName %s\n", dc.DSServiceName)
+			}
+		}
 	}
 	if run.Host != "" {
 		fmt.Fprintf(m.Stdout, "process: pid %d on %s\n", run.PID, run.Host)

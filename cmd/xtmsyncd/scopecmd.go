@@ -26,13 +26,13 @@ func (m *Main) scope(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	conn, err := ldapconn.Dial(ctx, &c.Source)
+	sess, conn, err := ldapconn.Open(ctx, &c.Source, m.logger(c))
 	if err != nil {
 		return fmt.Errorf("source: %w", err)
 	}
 	defer conn.Close()
 	s, err := ldapsrc.New(conn, ldapsrc.Options{BaseDN: c.Source.BaseDN, Group: c.Scope.Group, Filter: c.Scope.Filter,
-		PageSize: c.Source.PageSize, Bulk: app.BulkDialer(&c.Source)}, m.logger(c)).Scope(ctx)
+		PageSize: c.Source.PageSize, Bulk: app.BulkDialer(sess)}, m.logger(c)).Scope(ctx)
 	if err != nil {
 		return err
 	}

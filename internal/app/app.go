@@ -4,19 +4,20 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/go-ldap/ldap/v3"
 	"github.com/xtmsyncd/xtmsyncd/config"
 	"github.com/xtmsyncd/xtmsyncd/doctor"
 	"github.com/xtmsyncd/xtmsyncd/engine"
 	"github.com/xtmsyncd/xtmsyncd/journal"
 	"github.com/xtmsyncd/xtmsyncd/ldapconn"
 	"github.com/xtmsyncd/xtmsyncd/ldapsrc"
-	"github.com/xtmsyncd/xtmsyncd/ldapwire"
 	"github.com/xtmsyncd/xtmsyncd/mapper"
 	"github.com/xtmsyncd/xtmsyncd/plan"
 	"github.com/xtmsyncd/xtmsyncd/writer"
@@ -34,26 +35,28 @@ type Rig struct {
 	// SourceWriter writes the source forest (cutover only): no ownership marker there, every
 	// change compare-and-set, never outside source.base_dn.
 	SourceWriter *writer.Client
-	close        func()
+	// SourceDC and TargetDC are the domain controllers this rig's connections all go to.
+	SourceDC, TargetDC ldapconn.DC
+	close              func()
 }
 
-// BulkDialer opens ldapwire connections to d for the whole-forest reads.
-func BulkDialer(d *config.Directory) ldapsrc.BulkDialer {
+// BulkDialer opens the connections the whole-forest reads run on, to the session's DC, so the
+// read streams while the run's other connection stays free for ranged reads.
+func BulkDialer(s *ldapconn.Session) ldapsrc.BulkDialer {
 	return func(ctx context.Context) (ldapsrc.Bulk, error) {
-		c, err := ldapwire.Dial(ctx, d)
+		c, err := s.Dial(ctx)
 		if err != nil {
 			return nil, err
 		}
-		return c, nil
+		return ldapsrc.BulkConn(c), nil
 	}
 }
 
-// WriterDialer opens the writers' connections to d: ldapwire, which answers each request on the
-// calling goroutine (go-ldap passes every request and response between goroutines, and on a
-// busy machine each hand-over is a wait).
-func WriterDialer(d *config.Directory) writer.Dialer {
+// WriterDialer opens the writers' connections, to the session's DC: a run writes to, and
+// re-reads from, the domain controller it read.
+func WriterDialer(s *ldapconn.Session) writer.Dialer {
 	return func(ctx context.Context) (writer.Conn, error) {
-		c, err := ldapwire.Dial(ctx, d)
+		c, err := s.Dial(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -61,19 +64,22 @@ func WriterDialer(d *config.Directory) writer.Dialer {
 	}
 }
 
-var _ writer.Conn = (*ldapwire.Conn)(nil)
+var _ writer.Conn = (*ldap.Conn)(nil)
 
 // Build connects to both forests and wires the engine. Close the rig when done.
 func Build(ctx context.Context, c *config.Config, log *slog.Logger) (*Rig, error) {
-	srcConn, err := ldapconn.Dial(ctx, &c.Source)
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	srcSess, srcConn, err := ldapconn.Open(ctx, &c.Source, log.With("forest", "source"))
 	if err != nil {
 		return nil, fmt.Errorf("source: %w", err)
 	}
 	src := ldapsrc.New(srcConn, ldapsrc.Options{BaseDN: c.Source.BaseDN, Group: c.Scope.Group, Filter: c.Scope.Filter,
-		PageSize: c.Source.PageSize, Bulk: BulkDialer(&c.Source)}, log)
+		PageSize: c.Source.PageSize, Bulk: BulkDialer(srcSess)}, log)
 	// target.ou must hold no domain controller and no critical system object: a wrong OU in
 	// the config must never reach a write.
-	tc, err := ldapconn.Dial(ctx, &c.Target.Directory)
+	tgtSess, tc, err := ldapconn.Open(ctx, &c.Target.Directory, log.With("forest", "target"))
 	if err != nil {
 		srcConn.Close()
 		return nil, fmt.Errorf("target: %w", err)
@@ -84,18 +90,16 @@ func Build(ctx context.Context, c *config.Config, log *slog.Logger) (*Rig, error
 		srcConn.Close()
 		return nil, err
 	}
-	dial := WriterDialer(&c.Target.Directory)
-	tgt, err := writer.New(dial, writer.Options{
+	tgt, err := writer.New(WriterDialer(tgtSess), writer.Options{
 		BaseDN: c.Target.BaseDN, OU: c.Target.OU, OwnerAttr: c.Mapping.Owner.Attribute, OwnerValue: c.Mapping.Owner.Value,
 		Anchor: c.Mapping.Anchor, PageSize: c.Target.PageSize, Connections: c.Target.Connections,
-		Bulk: BulkDialer(&c.Target.Directory), Timeout: c.Target.Timeout,
+		Bulk: BulkDialer(tgtSess), Timeout: c.Target.Timeout,
 	}, log)
 	if err != nil {
 		srcConn.Close()
 		return nil, err
 	}
-	srcDial := WriterDialer(&c.Source)
-	srcW, err := writer.New(srcDial, writer.Options{BaseDN: c.Source.BaseDN, OU: c.Source.BaseDN, PageSize: c.Source.PageSize, Timeout: c.Source.Timeout,
+	srcW, err := writer.New(WriterDialer(srcSess), writer.Options{BaseDN: c.Source.BaseDN, OU: c.Source.BaseDN, PageSize: c.Source.PageSize, Timeout: c.Source.Timeout,
 		Connections: 1, SkipOwnerCheck: true, OwnerAttr: c.Mapping.Owner.Attribute, OwnerValue: c.Mapping.Owner.Value}, log)
 	if err != nil {
 		srcConn.Close()
@@ -111,10 +115,19 @@ func Build(ctx context.Context, c *config.Config, log *slog.Logger) (*Rig, error
 	}
 	e := &engine.Engine{
 		Source: src, Target: tgt, SourceWriter: srcW, Rules: Rules(c), Diff: DiffOptions(c),
-		Limits: plan.Limits{MaxChanges: c.Limits.MaxChanges, MaxChangePercent: c.Limits.MaxChangePercent}, Log: log, SourceName: c.Source.BaseDN + " (" + c.Source.URL + ")",
+		Limits: plan.Limits{MaxChanges: c.Limits.MaxChanges, MaxChangePercent: c.Limits.MaxChangePercent}, Log: log,
+		SourceName: c.Source.BaseDN + " (" + srcSess.DC().String() + ")",
+		DCs:        engine.DCs{Source: dcJSON(srcSess.DC()), Target: dcJSON(tgtSess.DC())},
 	}
 	return &Rig{Config: c, Log: log, Engine: e, Source: src, Target: tgt, SourceWriter: srcW, Tenants: tenants,
+		SourceDC: srcSess.DC(), TargetDC: tgtSess.DC(),
 		close: func() { srcConn.Close(); tgt.Close(); srcW.Close() }}, nil
+}
+
+// dcJSON is a domain controller as the journal's run row keeps it.
+func dcJSON(dc ldapconn.DC) string {
+	b, _ := json.Marshal(dc)
+	return string(b)
 }
 
 // Rules maps the configuration onto the mapper's rules.

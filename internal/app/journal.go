@@ -20,7 +20,7 @@ var (
 func (j Journal) StartRun(ctx context.Context, r engine.RunInfo, p *plan.Plan) (int64, error) {
 	sum, _ := json.Marshal(p.Summary)
 	return j.S.StartRun(ctx, journal.Run{Kind: r.Kind, Mode: r.Mode, Actor: r.Actor, ConfigHash: r.ConfigHash,
-		PlanHash: p.Hash(), Summary: sum, ParentRunID: r.ParentRunID})
+		PlanHash: p.Hash(), Summary: sum, ParentRunID: r.ParentRunID, SourceDC: r.DCs.Source, TargetDC: r.DCs.Target})
 }
 
 func (j Journal) RecordIntent(ctx context.Context, runID int64, c plan.Change) (int64, error) {

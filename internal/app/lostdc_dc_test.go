@@ -298,7 +298,7 @@ func TestPlan_TargetLostBeforeThePlanFailsOnce(t *testing.T) {
 				t.Fatalf("plan error %v, want the target unreachable", err)
 			}
 			// The writer learns the timeout from its first connection; none was made here, so
-			// its dials are bounded by ldapwire's timeout each, the reconnect policy's pauses
+			// its dials are bounded by the directory's timeout each, the reconnect policy's pauses
 			// being the default timeout's, until app.Build passes writer.Options.Timeout.
 			bound := time.Duration(writer.ReconnectPolicy(timeout).Attempts+1)*timeout + dcSlack
 			if el > bound {
