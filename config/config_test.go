@@ -509,6 +509,25 @@ func TestValidate_Fields(t *testing.T) {
 		{"log level", map[string]any{"log.level": "verbose"}, []string{"log.level"}, "debug"},
 		{"log format", map[string]any{"log.format": "xml"}, []string{"log.format"}, "json"},
 		{"log json debug", map[string]any{"log.format": "json", "log.level": "debug"}, nil, ""},
+		// domain controllers (issue 17)
+		{"urls instead of url", map[string]any{"target.url": deleteKey, "target.urls": []any{"ldaps://dc1.northwind.test", "ldaps://dc2.northwind.test"}}, nil, ""},
+		{"url and urls", map[string]any{"target.urls": []any{"ldaps://dc2.northwind.test"}}, []string{"target.url"}, "one of url, urls and domain"},
+		{"no url, urls or domain", map[string]any{"source.url": deleteKey}, []string{"source.url"}, "domain (DNS SRV discovery)"},
+		{"a plain ldap:// in urls", map[string]any{"target.url": deleteKey, "target.urls": []any{"ldaps://dc1", "ldap://dc2"}}, []string{"target.urls[1]"}, "in clear"},
+		{"domain", map[string]any{"source.url": deleteKey, "source.domain": "contoso.test", "source.site": "Oslo"}, nil, ""},
+		{"domain not a DNS name", map[string]any{"source.url": deleteKey, "source.domain": "contoso test"}, []string{"source.domain"}, "not a DNS domain name"},
+		{"site without domain", map[string]any{"source.site": "Oslo"}, []string{"source.site"}, "set domain too"},
+		// sign-in methods
+		{"bind unknown", map[string]any{"source.bind": "ntlm"}, []string{"source.bind"}, "simple or kerberos"},
+		{"kerberos with a password", map[string]any{"source.bind": "kerberos"}, []string{"source.bind_password"}, "without a password"},
+		{"kerberos keytab without principal", map[string]any{"source.bind": "kerberos", "source.bind_password": deleteKey, "source.keytab_file": "/etc/hostname"},
+			[]string{"source.principal"}, "required with keytab_file"},
+		{"kerberos principal without realm", map[string]any{"source.bind": "kerberos", "source.bind_password": deleteKey, "source.keytab_file": "/etc/hostname", "source.principal": "svc"},
+			[]string{"source.principal"}, "realm"},
+		{"kerberos keytab missing", map[string]any{"source.bind": "kerberos", "source.bind_password": deleteKey, "source.keytab_file": "/nonexistent.keytab", "source.principal": "svc@CONTOSO.TEST"},
+			[]string{"source.keytab_file"}, "cannot read"},
+		{"kerberos with the credential cache", map[string]any{"source.bind": "kerberos", "source.bind_password": deleteKey, "source.bind_dn": deleteKey}, nil, ""},
+		{"keytab with simple bind", map[string]any{"source.keytab_file": "/etc/hostname"}, []string{"source.keytab_file"}, "bind: kerberos"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -258,8 +258,8 @@ func TestDoctor_StartTLS_Passes(t *testing.T) {
 			if !conn.OK {
 				t.Fatalf("StartTLS connect failed: %s (fix: %s)", conn.Detail, conn.Fix)
 			}
-			if conn.Detail != tc.url {
-				t.Errorf("detail = %q, want the URL %q", conn.Detail, tc.url)
+			if !strings.Contains(conn.Detail, "("+tc.url+")") || !strings.Contains(conn.Detail, "invocationId") {
+				t.Errorf("detail = %q, want the domain controller with the URL %q and its invocationId", conn.Detail, tc.url)
 			}
 			for _, ch := range checks {
 				if !ch.OK {

@@ -136,7 +136,12 @@ start() { # instance
   if [ -n "$(pid_of "$i")" ] && answers "$i"; then return 0; fi
   t=$(now); mkdir -p "$d/run"
   # Foreground single process, own PID file; TDB_NO_FSYNC and ldb:nosync trade durability for speed (test data only).
-  TDB_NO_FSYNC=1 setsid samba -i -M single -s "$d/etc/smb.conf" < /dev/null > "$d/samba.out" 2>&1 &
+  # The KDC runs too (on the instance's own address), so Kerberos sign-in is tested for real.
+  # Samba refuses SASL without its own signing even inside TLS unless told otherwise; Windows
+  # DCs accept Kerberos over LDAPS and StartTLS as xtmsyncd signs in (no SASL security layer).
+  TDB_NO_FSYNC=1 setsid samba -i -M single -s "$d/etc/smb.conf" --option="server services=ldap kdc" \
+    --option="ldap server require strong auth=allow_sasl_over_tls" \
+    < /dev/null > "$d/samba.out" 2>&1 &
   p=$!; echo "$p" > "$(pidfile "$i")"
   for _ in $(seq 1 300); do
     answers "$i" && break
@@ -200,18 +205,62 @@ seed() { # instance: the demo data from testdata/<instance>.ldif
   log "$i: demo data seeded from testdata/$i.ldif in $(since "$t") s"
 }
 
+svc_user() { echo svc-xtmsyncd; }
+keytab() { echo "$(dir "$1")/svc-xtmsyncd.keytab"; }
+
+kerberos() { # instance: a service account for Kerberos tests, its keytab, and krb5.conf
+  local i=$1 d; d=$(dir "$i")
+  if ! samba-tool user show "$(svc_user)" -s "$d/etc/smb.conf" >/dev/null 2>&1; then
+    samba-tool user add "$(svc_user)" "Svc-$ADMIN_PW" -s "$d/etc/smb.conf" >/dev/null &&
+      samba-tool group addmembers "Domain Admins" "$(svc_user)" -s "$d/etc/smb.conf" >/dev/null ||
+      { log "$i: cannot create the Kerberos service account"; exit 1; }
+    rm -f "$(keytab "$i")"
+  fi
+  # A Windows DC registers ldap/<host> itself; Samba does it from its DNS update service, which
+  # these instances do not run, so the DC's LDAP service principal is added here.
+  if ! samba-tool spn list 'DC1$' -s "$d/etc/smb.conf" 2>/dev/null | grep -qi "ldap/dc1\.$(lower "$(realm "$i")")\$"; then
+    samba-tool spn add "ldap/dc1.$(lower "$(realm "$i")")" 'DC1$' -s "$d/etc/smb.conf" >/dev/null 2>&1 ||
+      { log "$i: cannot add the DC's ldap/ service principal"; exit 1; }
+  fi
+  if [ ! -s "$(keytab "$i")" ]; then
+    samba-tool domain exportkeytab "$(keytab "$i")" --principal="$(svc_user)@$(realm "$i")" -s "$d/etc/smb.conf" >/dev/null 2>&1 ||
+      { log "$i: cannot export the keytab of $(svc_user)"; exit 1; }
+    chmod 600 "$(keytab "$i")"
+  fi
+}
+
+write_krb5_conf() { # both realms, their KDCs on the instances' addresses, TCP only
+  local i
+  {
+    echo "# written by scripts/testdirs.sh"
+    echo "[libdefaults]"
+    echo "  default_realm = $(realm source)"
+    echo "  dns_lookup_kdc = false"
+    echo "  dns_lookup_realm = false"
+    echo "  udp_preference_limit = 1"
+    echo "[realms]"
+    for i in "${INSTANCES[@]}"; do
+      echo "  $(realm "$i") = {"
+      echo "    kdc = $(hostport "$i"):88"
+      echo "  }"
+    done
+  } > "$STATE/krb5.conf"
+}
+
 bring_up() { # instance
   local i=$1
-  if [ -n "$(pid_of "$i")" ] && answers "$i"; then seed "$i"; return 0; fi
+  if [ -n "$(pid_of "$i")" ] && answers "$i"; then seed "$i"; kerberos "$i"; return 0; fi
   if [ ! -f "$(dir "$i")/etc/smb.conf" ]; then
     if [ -f "$(snap "$i")" ]; then restore "$i"; else provision "$i"; fi
   fi
   start "$i"
   seed "$i"
+  kerberos "$i"
 }
 
 write_env() {
   local f="$STATE/env" i I
+  write_krb5_conf
   {
     echo "# written by scripts/testdirs.sh; source it: . $f"
     for i in "${INSTANCES[@]}"; do
@@ -220,7 +269,10 @@ write_env() {
       echo "export XTM_TEST_${I}_CA='$(dir "$i")/tls/ca.pem'"
       echo "export XTM_TEST_${I}_BIND_DN='$(admin_dn "$i")'"
       echo "export XTM_TEST_${I}_BASE='$(base "$i")'"
+      echo "export XTM_TEST_${I}_KEYTAB='$(keytab "$i")'"
+      echo "export XTM_TEST_${I}_PRINCIPAL='$(svc_user)@$(realm "$i")'"
     done
+    echo "export XTM_TEST_KRB5_CONF='$STATE/krb5.conf'"
     echo "export XTM_TEST_ADMIN_PASSWORD='$ADMIN_PW'"
     echo "export XTM_SOURCE_BIND_PASSWORD='$ADMIN_PW'"
     echo "export XTM_TARGET_BIND_PASSWORD='$ADMIN_PW'"

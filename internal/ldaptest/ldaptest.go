@@ -220,3 +220,22 @@ func (d *Dir) ResetDemoTarget(t testing.TB) {
 	}
 	d.LoadLDIF(t, "testdata/target.ldif", DemoTargetOU, DemoTargetOU)
 }
+
+// Kerberos returns d's settings signing in with Kerberos instead: the test service account's
+// keytab, which scripts/testdirs.sh exports, and the krb5.conf it writes for both realms.
+func Kerberos(t testing.TB, d *Dir) config.Directory {
+	t.Helper()
+	file := readEnvFile()
+	up := strings.ToUpper(d.Name)
+	k := d.Config
+	k.BindDN = ""
+	k.SetPassword("")
+	k.Bind = config.BindKerberos
+	k.KeytabFile = env("XTM_TEST_"+up+"_KEYTAB", file)
+	k.Principal = env("XTM_TEST_"+up+"_PRINCIPAL", file)
+	k.Krb5Conf = env("XTM_TEST_KRB5_CONF", file)
+	if k.KeytabFile == "" || k.Krb5Conf == "" {
+		t.Fatalf("no keytab for %s in .testdirs/env: run scripts/testdirs.sh up", d.Name)
+	}
+	return k
+}

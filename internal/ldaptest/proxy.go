@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,7 +29,13 @@ type Proxy struct {
 	thawed chan struct{} // closed while bytes flow; open while frozen
 	killed chan struct{} // closed by Kill; replaced by Revive
 	wg     sync.WaitGroup
+	// accepted counts the connections forwarded since the proxy started.
+	accepted atomic.Int64
 }
+
+// Accepted is how many connections the proxy has forwarded (a DC's share of a run's
+// connections, when several proxies stand for several DCs).
+func (p *Proxy) Accepted() int { return int(p.accepted.Load()) }
 
 // NewProxy starts a proxy to d and stops it when the test ends.
 func NewProxy(t testing.TB, d *Dir) *Proxy {
@@ -143,6 +150,7 @@ func (p *Proxy) track(c net.Conn) bool {
 	default:
 	}
 	p.conns[c] = struct{}{}
+	p.accepted.Add(1)
 	return true
 }
 
