@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command samba measures xtmsyncd against the raw LDAP tools on the demo Samba forests:
 //
 //	go run ./bench/samba -n 5000

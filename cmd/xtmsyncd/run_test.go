@@ -20,12 +20,13 @@ func TestSystemdUnit(t *testing.T) {
 	c.Service.ReportsDir = "/var/lib/xtmsyncd/reports"
 	c.Service.CompletedDir = "/srv/xtm/completed"
 	c.Service.StopTimeout = 45 * time.Second
-	unit, err := SystemdUnit("/usr/local/bin/xtmsyncd", "/etc/xtmsyncd/xtmsyncd.yaml", &c)
+	unit, err := SystemdUnit("/usr/local/bin/xtmsyncd", "/etc/xtmsyncd/xtmsyncd.yaml", &c, "xtmsyncd")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
 		"ExecStart=/usr/local/bin/xtmsyncd run -config /etc/xtmsyncd/xtmsyncd.yaml\n",
+		"User=xtmsyncd\n",     // a dedicated unprivileged user, not root
 		"TimeoutStopSec=60\n", // the daemon's own stop bound plus a margin before systemd kills it
 		"KillSignal=SIGTERM\n",
 		"Restart=on-failure\n",
@@ -42,13 +43,16 @@ func TestSystemdUnit(t *testing.T) {
 	if strings.Contains(unit, "{{") {
 		t.Errorf("unit has template markers left (kardianos would render them):\n%s", unit)
 	}
-	if _, err := SystemdUnit("/opt/my tools/xtmsyncd", "/etc/x.yaml", &c); err == nil {
+	if _, err := SystemdUnit("/opt/my tools/xtmsyncd", "/etc/x.yaml", &c, "xtmsyncd"); err == nil {
 		t.Error("a path with a space was accepted")
+	}
+	if _, err := SystemdUnit("/usr/bin/xtmsyncd", "/etc/x.yaml", &c, ""); err == nil || !strings.Contains(err.Error(), "-user") {
+		t.Errorf("a unit with no account: %v; want a refusal naming -user", err)
 	}
 	// kardianos writes SystemdScript as the unit: the service config must carry exactly this unit
 	// and run the daemon with the absolute config path.
 	path := filepath.Join(t.TempDir(), "x.yaml")
-	sc, err := serviceConfig(&c, path)
+	sc, err := serviceConfig(&c, path, "xtmsyncd")
 	if err != nil {
 		t.Fatal(err)
 	}

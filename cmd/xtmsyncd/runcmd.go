@@ -48,7 +48,7 @@ func (p *program) Stop(service.Service) error {
 
 // serviceConfig describes the installed service: `xtmsyncd run -config <absolute path>`; on Linux
 // the systemd unit is ours (SystemdUnit), so what install writes is what the tests check.
-func serviceConfig(c *config.Config, cfgPath string) (*service.Config, error) {
+func serviceConfig(c *config.Config, cfgPath, account string) (*service.Config, error) {
 	abs, err := filepath.Abs(cfgPath)
 	if err != nil {
 		return nil, err
@@ -57,12 +57,15 @@ func serviceConfig(c *config.Config, cfgPath string) (*service.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	unit, err := SystemdUnit(exe, abs, c)
+	unit, err := SystemdUnit(exe, abs, c, account)
 	if err != nil {
 		return nil, err
 	}
 	return &service.Config{
-		Name:        c.Service.Name,
+		Name: c.Service.Name,
+		// On Windows the account the service runs as: a gMSA (DOMAIN\name$) or a virtual account
+		// (NT SERVICE\name) needs no password, and bind: kerberos signs in as it. "" is LocalSystem.
+		UserName:    windowsAccount(account),
 		DisplayName: "xtmsyncd cross-tenant mailbox migration sync",
 		Description: "Prepares target MailUsers and cuts over moved mailboxes between Microsoft 365 tenants from the on-premises Active Directories.",
 		Arguments:   []string{"run", "-config", abs},
@@ -83,6 +86,7 @@ Wants=network-online.target
 
 [Service]
 Type=simple
+User={{.User}}
 ExecStart={{.Exe}} run -config {{.Config}}
 # Secrets come from the environment (bind_password: ${VAR}) or *_file paths, never the unit.
 EnvironmentFile=-/etc/default/{{.Name}}
@@ -102,23 +106,27 @@ UMask=0027
 WantedBy=multi-user.target
 `))
 
-// SystemdUnit renders the unit `service install` writes on Linux. The stop timeout leaves the
-// daemon its own service.stop_timeout plus a margin before systemd kills it.
-func SystemdUnit(exe, cfgPath string, c *config.Config) (string, error) {
+// SystemdUnit renders the unit `service install` writes on Linux, running the daemon as user
+// (never root unless asked for by name). The stop timeout leaves the daemon its own
+// service.stop_timeout plus a margin before systemd kills it.
+func SystemdUnit(exe, cfgPath string, c *config.Config, user string) (string, error) {
+	if user == "" {
+		return "", errors.New("service: no account to run as: pass -user (the packages create the xtmsyncd system user)")
+	}
 	dirs := []string{filepath.Dir(c.Journal.Path), c.Service.ReportsDir, c.Service.CompletedDir}
 	for i, d := range dirs {
 		if a, err := filepath.Abs(d); err == nil {
 			dirs[i] = a
 		}
 	}
-	for _, s := range append(dirs, exe, cfgPath) {
+	for _, s := range append(dirs, exe, cfgPath, user) {
 		if strings.ContainsAny(s, " \n\"'") {
 			return "", fmt.Errorf("service: path %q has spaces or quotes; systemd needs plain paths", s)
 		}
 	}
 	var b bytes.Buffer
 	err := unitTemplate.Execute(&b, map[string]any{
-		"Name": c.Service.Name, "Exe": exe, "Config": cfgPath, "Dir": filepath.Dir(cfgPath),
+		"Name": c.Service.Name, "Exe": exe, "Config": cfgPath, "Dir": filepath.Dir(cfgPath), "User": user,
 		"StopSec": int((c.Service.StopTimeout + 15*time.Second).Seconds()), "Writable": strings.Join(dirs, " "),
 	})
 	return b.String(), err
@@ -144,7 +152,7 @@ func (m *Main) run(ctx context.Context, args []string) error {
 	if service.Interactive() {
 		return daemon.New(c, j, log).Run(ctx) // foreground: main's context ends on SIGINT/SIGTERM
 	}
-	scfg, err := serviceConfig(c, *path)
+	scfg, err := serviceConfig(c, *path, currentAccount())
 	if err != nil {
 		return err
 	}
@@ -166,6 +174,7 @@ func (m *Main) serviceCmd(_ context.Context, args []string) error {
 	}
 	fs := newFlags("service " + args[0])
 	path := configFlag(fs)
+	account := fs.String("user", defaultAccount(), "install: the account the service runs as (Linux: a system user, default xtmsyncd; Windows: a gMSA DOMAIN\\name$, a virtual account NT SERVICE\\name, default LocalSystem)")
 	if _, err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
@@ -173,7 +182,12 @@ func (m *Main) serviceCmd(_ context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	scfg, err := serviceConfig(c, *path)
+	if args[0] == "install" {
+		if err := prepareAccount(c, *account); err != nil {
+			return err
+		}
+	}
+	scfg, err := serviceConfig(c, *path, *account)
 	if err != nil {
 		return err
 	}
