@@ -316,7 +316,8 @@ func parse(raw []byte, dir string) (*Config, error) {
 	}
 	if dir != "" {
 		for _, p := range []*string{&c.Source.CAFile, &c.Source.BindPasswordFile, &c.Target.CAFile,
-			&c.Target.BindPasswordFile, &c.Journal.Path, &c.Service.ReportsDir, &c.Service.CompletedDir} {
+			&c.Target.BindPasswordFile, &c.Journal.Path, &c.Service.ReportsDir, &c.Service.CompletedDir,
+			&c.Source.KeytabFile, &c.Source.Krb5Conf, &c.Target.KeytabFile, &c.Target.Krb5Conf} {
 			if *p != "" && !filepath.IsAbs(*p) {
 				*p = filepath.Join(dir, *p)
 			}

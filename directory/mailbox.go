@@ -51,8 +51,10 @@ type Scope struct {
 	// Skipped are direct members of the scope group that are not mailboxes (contacts, computers,
 	// users without Exchange attributes), by DN, with the reason.
 	Skipped []Skipped
-	// Referrals counts continuation references the server returned (tolerated, not followed).
-	Referrals int
+	// Referrals are the continuation references to other domains the server returned: objects
+	// there were not read (references to the forest's own Configuration and DNS partitions,
+	// which hold no mailboxes, are left out).
+	Referrals []string
 }
 
 // Skipped is a scope member the reader did not turn into a mailbox.

@@ -244,8 +244,14 @@ func ScopeWarnings(s *directory.Scope) []plan.Warning {
 	for _, sk := range s.Skipped {
 		out = append(out, plan.Warning{Code: "not_a_mailbox", Object: sk.DN, Message: sk.Reason})
 	}
+	for _, r := range s.Referrals {
+		out = append(out, plan.Warning{Code: "referral", Object: r, Message: ReferralFix})
+	}
 	return out
 }
+
+// ReferralFix says what a continuation reference to another domain means and what to do.
+const ReferralFix = "the source directory referred part of the search to another domain; xtmsyncd does not follow referrals, so mailboxes there are not read: if mailboxes in that domain should move, point another configuration at that domain's DCs (its own source.base_dn), or narrow source.base_dn so the domain is not searched"
 
 func (e *Engine) logger() *slog.Logger {
 	if e.Log == nil {

@@ -76,6 +76,6 @@ func (r *Reader) Candidates(ctx context.Context) (*directory.Scope, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ldapsrc: read candidates: %w", err)
 	}
-	s.Referrals = refs
+	s.Referrals = Elsewhere(refs)
 	return s, nil
 }

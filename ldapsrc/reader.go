@@ -124,8 +124,8 @@ func (r *Reader) EachMailbox(ctx context.Context, fn func(*directory.Mailbox) er
 	if err != nil {
 		return nil, fmt.Errorf("ldapsrc: read mailboxes: %w", err)
 	}
-	s.Referrals = refs
-	r.log.Debug("source scope read", "mailboxes", n, "nested_groups", len(s.NestedGroups), "referrals", refs)
+	s.Referrals = Elsewhere(refs)
+	r.log.Debug("source scope read", "mailboxes", n, "nested_groups", len(s.NestedGroups), "referrals", len(refs))
 	return s, nil
 }
 
@@ -172,10 +172,10 @@ func (r *Reader) eachMember(ctx context.Context, fn func(*directory.Mailbox) err
 	if err := r.nestedMembers(ctx, s.NestedGroups); err != nil {
 		return nil, err
 	}
-	s.Referrals = refs
+	s.Referrals = Elsewhere(refs)
 	slices.SortFunc(s.Skipped, func(a, b directory.Skipped) int { return strings.Compare(a.DN, b.DN) })
 	r.log.Debug("source scope read", "mailboxes", n, "nested_groups", len(s.NestedGroups),
-		"skipped", len(s.Skipped), "referrals", refs)
+		"skipped", len(s.Skipped), "referrals", len(refs))
 	return s, nil
 }
 

@@ -134,10 +134,11 @@ func TestScope_DemoGroup(t *testing.T) {
 				t.Errorf("the nested group is also reported as skipped: %+v", sk)
 			}
 		}
-		// Samba answers a subtree search from the domain root with continuation references
-		// (Configuration, DomainDnsZones, ...): they are counted, never followed, never an error.
-		if s.Referrals == 0 {
-			t.Error("no continuation reference counted for a subtree search from the domain root")
+		// Samba answers a subtree search from the domain root with continuation references to
+		// the forest's own partitions (Configuration, ...): never followed, never an error, and
+		// not reported, as they hold no mailboxes.
+		if len(s.Referrals) != 0 {
+			t.Errorf("references to the forest's own partitions reported: %v", s.Referrals)
 		}
 	})
 }
@@ -403,4 +404,22 @@ func TestScope_SkippedMembersAndNestedGroup(t *testing.T) {
 			t.Errorf("nested groups %+v", s.NestedGroups)
 		}
 	})
+}
+
+// Referrals on the real forest: a subtree search from the domain root gets continuation
+// references, every one to the forest's own partitions, so Elsewhere keeps none of them.
+func TestPaged_SambaReferralsAreTheForestsOwnPartitions(t *testing.T) {
+	d := ldaptest.Open(t, "source")
+	refs, err := ldapsrc.Paged(context.Background(), d.Conn, ldap.NewSearchRequest(d.Base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+		"(objectClass=organizationalUnit)", []string{"1.1"}, nil), 100, func(*ldap.Entry) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(refs) == 0 {
+		t.Fatal("no continuation reference for a subtree search from the domain root")
+	}
+	if other := ldapsrc.Elsewhere(refs); len(other) != 0 {
+		t.Errorf("references %v kept from %v; want none (they are the forest's own partitions)", other, refs)
+	}
+	t.Logf("references: %v", refs)
 }

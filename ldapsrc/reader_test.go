@@ -83,8 +83,12 @@ func TestPaged_FollowsCookiesAndCountsReferrals(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Paged: %v", err)
 	}
-	if refs != 3 {
-		t.Errorf("referrals = %d, want 3", refs)
+	if len(refs) != 3 {
+		t.Errorf("referrals = %v, want the 3 the pages carried", refs)
+	}
+	// The Configuration partition's reference is the forest's own; the two others are kept.
+	if got := ldapsrc.Elsewhere(refs); !slices.Equal(got, []string{"ldap://x/1", "ldap://x/2"}) {
+		t.Errorf("Elsewhere = %v, want the two references to another domain", got)
 	}
 	want := []string{"CN=a0,DC=contoso,DC=test", "CN=a1,DC=contoso,DC=test", "CN=b0,DC=contoso,DC=test", "CN=b1,DC=contoso,DC=test", "CN=c0,DC=contoso,DC=test"}
 	if !slices.Equal(got, want) {
@@ -104,8 +108,8 @@ func TestPaged_ServerWithoutPagingControlIsOnePage(t *testing.T) {
 	}}
 	n := 0
 	refs, err := ldapsrc.Paged(context.Background(), c, userSearch(), 2, func(*ldap.Entry) error { n++; return nil })
-	if err != nil || refs != 0 || n != 3 || c.calls != 1 {
-		t.Errorf("refs %d, entries %d, calls %d, err %v", refs, n, c.calls, err)
+	if err != nil || len(refs) != 0 || n != 3 || c.calls != 1 {
+		t.Errorf("refs %v, entries %d, calls %d, err %v", refs, n, c.calls, err)
 	}
 }
 
@@ -135,8 +139,8 @@ func TestPaged_StopsOnCancelledContext(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("Paged error %v, want context.Canceled", err)
 		}
-		if c.calls != 1 || n != 2 || refs != 1 {
-			t.Errorf("searches %d, entries %d, referrals %d; want to stop after the first page", c.calls, n, refs)
+		if c.calls != 1 || n != 2 || len(refs) != 1 {
+			t.Errorf("searches %d, entries %d, referrals %v; want to stop after the first page", c.calls, n, refs)
 		}
 	})
 }

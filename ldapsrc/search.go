@@ -25,14 +25,14 @@ type AsyncSearcher interface {
 }
 
 // Paged runs req page by page, calling fn for each entry, checking ctx between pages. It
-// returns the number of continuation references the server sent (tolerated, never followed).
+// returns the continuation references the server sent (never followed; see Elsewhere).
 // On a connection that can stream (AsyncSearcher), fn runs while the rest of the page is still
 // arriving, so the directory never waits for the client between pages longer than the last
 // entry takes.
-func Paged(ctx context.Context, c Conn, req *ldap.SearchRequest, pageSize int, fn func(*ldap.Entry) error) (int, error) {
+func Paged(ctx context.Context, c Conn, req *ldap.SearchRequest, pageSize int, fn func(*ldap.Entry) error) ([]string, error) {
 	paging := ldap.NewControlPaging(uint32(pageSize))
 	controls := append([]ldap.Control{paging}, req.Controls...)
-	refs := 0
+	var refs []string
 	async, streams := c.(AsyncSearcher)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -61,12 +61,12 @@ func Paged(ctx context.Context, c Conn, req *ldap.SearchRequest, pageSize int, f
 }
 
 // page reads one page whole, then hands its entries to fn.
-func page(c Conn, r *ldap.SearchRequest, refs *int, fn func(*ldap.Entry) error) ([]ldap.Control, error) {
+func page(c Conn, r *ldap.SearchRequest, refs *[]string, fn func(*ldap.Entry) error) ([]ldap.Control, error) {
 	res, err := c.Search(r)
 	if err != nil {
 		return nil, fmt.Errorf("search %s %s: %w", r.BaseDN, r.Filter, err)
 	}
-	*refs += len(res.Referrals)
+	*refs = append(*refs, res.Referrals...)
 	for _, e := range res.Entries {
 		if err := fn(e); err != nil {
 			return nil, err
@@ -76,7 +76,7 @@ func page(c Conn, r *ldap.SearchRequest, refs *int, fn func(*ldap.Entry) error) 
 }
 
 // pageAsync reads one page as a stream. An error from fn abandons the rest of the page.
-func pageAsync(ctx context.Context, c AsyncSearcher, r *ldap.SearchRequest, refs *int, fn func(*ldap.Entry) error) ([]ldap.Control, error) {
+func pageAsync(ctx context.Context, c AsyncSearcher, r *ldap.SearchRequest, refs *[]string, fn func(*ldap.Entry) error) ([]ldap.Control, error) {
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	res := c.SearchAsync(pctx, r, 64)
@@ -88,7 +88,7 @@ func pageAsync(ctx context.Context, c AsyncSearcher, r *ldap.SearchRequest, refs
 			}
 		}
 		if res.Referral() != "" {
-			*refs++
+			*refs = append(*refs, res.Referral())
 		}
 		if cs := res.Controls(); len(cs) > 0 {
 			got = cs
@@ -167,7 +167,7 @@ func rangeEnd(name string) (int, bool, error) {
 // Bulk is a connection of its own for one large paged search (BulkConn in production): it
 // asks for the next page while fn still works through the current one.
 type Bulk interface {
-	PagedSearch(ctx context.Context, req *ldap.SearchRequest, pageSize int, fn func(*ldap.Entry) error) (int, error)
+	PagedSearch(ctx context.Context, req *ldap.SearchRequest, pageSize int, fn func(*ldap.Entry) error) ([]string, error)
 	Close() error
 }
 
@@ -176,7 +176,7 @@ func BulkConn(c *ldap.Conn) Bulk { return bulkConn{c} }
 
 type bulkConn struct{ *ldap.Conn }
 
-func (b bulkConn) PagedSearch(ctx context.Context, req *ldap.SearchRequest, pageSize int, fn func(*ldap.Entry) error) (int, error) {
+func (b bulkConn) PagedSearch(ctx context.Context, req *ldap.SearchRequest, pageSize int, fn func(*ldap.Entry) error) ([]string, error) {
 	return Paged(ctx, b.Conn, req, pageSize, fn)
 }
 
@@ -185,7 +185,7 @@ type BulkDialer func(ctx context.Context) (Bulk, error)
 
 // PagedBulk runs req on a new connection from dial and closes it afterwards. Without a dialer,
 // or when its dial fails (logged: the read is slower, not wrong), it runs Paged on c.
-func PagedBulk(ctx context.Context, dial BulkDialer, c Conn, req *ldap.SearchRequest, pageSize int, fn func(*ldap.Entry) error, log *slog.Logger) (int, error) {
+func PagedBulk(ctx context.Context, dial BulkDialer, c Conn, req *ldap.SearchRequest, pageSize int, fn func(*ldap.Entry) error, log *slog.Logger) ([]string, error) {
 	if refs, ok, err := TryBulk(ctx, dial, req, pageSize, fn, log); ok {
 		return refs, err
 	}
@@ -195,17 +195,17 @@ func PagedBulk(ctx context.Context, dial BulkDialer, c Conn, req *ldap.SearchReq
 // TryBulk runs req on a new connection from dial, if there is a dialer and it connects; ok
 // reports whether it did. A failed dial is logged, and left to the caller to fall back from,
 // unless ctx ended (then ok is true and err is ctx's).
-func TryBulk(ctx context.Context, dial BulkDialer, req *ldap.SearchRequest, pageSize int, fn func(*ldap.Entry) error, log *slog.Logger) (refs int, ok bool, err error) {
+func TryBulk(ctx context.Context, dial BulkDialer, req *ldap.SearchRequest, pageSize int, fn func(*ldap.Entry) error, log *slog.Logger) (refs []string, ok bool, err error) {
 	if dial == nil {
-		return 0, false, nil
+		return nil, false, nil
 	}
 	b, err := dial(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
-			return 0, true, ctx.Err()
+			return nil, true, ctx.Err()
 		}
 		log.Warn("bulk read connection refused; reading on the main connection instead (slower)", "err", err)
-		return 0, false, nil
+		return nil, false, nil
 	}
 	defer b.Close()
 	refs, err = b.PagedSearch(ctx, req, pageSize, fn)

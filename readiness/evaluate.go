@@ -101,6 +101,11 @@ func Evaluate(in Input) *Report {
 			Actual: fmt.Sprintf("nested in %s with %d members", in.Group, len(g.Members)),
 			Fix:    "the move service does not expand nested groups: add the mailboxes to the scope group directly and remove the nested group"})
 	}
+	for _, ref := range in.Scope.Referrals {
+		r.Scope = append(r.Scope, Finding{Check: ScopeReferral, Severity: Warning, Object: ref, Attribute: "",
+			Actual: "continuation reference not followed",
+			Fix:    "mailboxes in that domain are not read: give that domain a configuration of its own (its DCs, its base_dn), or narrow source.base_dn"})
+	}
 	for i := range in.Scope.Mailboxes {
 		m := &in.Scope.Mailboxes[i]
 		res := evaluateOne(m, changes[strings.ToLower(m.DN)], leftOut[strings.ToLower(m.DN)], in)

@@ -378,9 +378,24 @@ func TestEvaluate_ScopeNestedGroup(t *testing.T) {
 	}
 }
 
+// A continuation reference to another domain is a scope-level warning naming it: mailboxes
+// there are not read, and the admin is told so rather than the reference being dropped.
+func TestEvaluate_ScopeReferral(t *testing.T) {
+	m := lara()
+	ref := "ldaps://emea.contoso.test/DC=emea,DC=contoso,DC=test"
+	rep := evaluate(&directory.Scope{Mailboxes: []directory.Mailbox{m}, Referrals: []string{ref}}, prepared(t, m))
+	if len(rep.Scope) != 1 || rep.Scope[0].Check != readiness.ScopeReferral || rep.Scope[0].Object != ref ||
+		rep.Scope[0].Severity != readiness.Warning || !strings.Contains(rep.Scope[0].Fix, "base_dn") {
+		t.Errorf("scope findings %+v", rep.Scope)
+	}
+	if rep.Mailboxes[0].Verdict != readiness.Ready {
+		t.Errorf("the mailbox itself is clean: %+v", rep.Mailboxes[0])
+	}
+}
+
 // Every on-premises check in the Catalogue has a case above producing it (plus the scope test).
 func TestEvaluate_EveryOnPremCheckCovered(t *testing.T) {
-	covered := map[string]bool{readiness.ScopeNestedGroup: true} // TestEvaluate_ScopeNestedGroup
+	covered := map[string]bool{readiness.ScopeNestedGroup: true, readiness.ScopeReferral: true} // TestEvaluate_ScopeNestedGroup, TestEvaluate_ScopeReferral
 	for _, tc := range cases {
 		for _, c := range tc.want {
 			covered[c] = true

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/xtmsyncd/xtmsyncd/config"
 	"github.com/xtmsyncd/xtmsyncd/doctor"
 	"github.com/xtmsyncd/xtmsyncd/engine"
 	"github.com/xtmsyncd/xtmsyncd/internal/app"
@@ -124,5 +126,33 @@ func TestKerberos_DoctorPlanSync(t *testing.T) {
 	}
 	if _, p := w.plan(t); p.Summary.Unchanged != 10 {
 		t.Errorf("second plan %+v, want 10 unchanged", p.Summary)
+	}
+}
+
+// The shipped Kerberos example (configs/kerberos-demo.yaml) works as written against the demo
+// forests: doctor passes and plan reads both forests, signed in without a password.
+func TestKerberos_ExampleConfigWorks(t *testing.T) {
+	ldaptest.Open(t, "source")
+	c, err := config.Load("../../configs/kerberos-demo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Journal.Path = filepath.Join(t.TempDir(), "journal.db")
+	for _, ch := range doctor.Run(context.Background(), c, nil) {
+		if !ch.OK {
+			t.Errorf("doctor: %s: %s (%s)", ch.Name, ch.Detail, ch.Fix)
+		}
+	}
+	r, err := app.Build(context.Background(), c, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	p, err := r.Engine.Plan(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Summary.Invalid == 0 || len(p.Changes) < 30 {
+		t.Errorf("plan of the demo forests %+v: want the demo's mailboxes", p.Summary)
 	}
 }
