@@ -211,9 +211,10 @@ keytab() { echo "$(dir "$1")/svc-xtmsyncd.keytab"; }
 kerberos() { # instance: a service account for Kerberos tests, its keytab, and krb5.conf
   local i=$1 d; d=$(dir "$i")
   if ! samba-tool user show "$(svc_user)" -s "$d/etc/smb.conf" >/dev/null 2>&1; then
-    samba-tool user add "$(svc_user)" "Svc-$ADMIN_PW" -s "$d/etc/smb.conf" >/dev/null &&
-      samba-tool group addmembers "Domain Admins" "$(svc_user)" -s "$d/etc/smb.conf" >/dev/null ||
-      { log "$i: cannot create the Kerberos service account"; exit 1; }
+    if ! samba-tool user add "$(svc_user)" "Svc-$ADMIN_PW" -s "$d/etc/smb.conf" >/dev/null ||
+      ! samba-tool group addmembers "Domain Admins" "$(svc_user)" -s "$d/etc/smb.conf" >/dev/null; then
+      log "$i: cannot create the Kerberos service account"; exit 1
+    fi
     rm -f "$(keytab "$i")"
   fi
   # A Windows DC registers ldap/<host> itself; Samba does it from its DNS update service, which
@@ -301,7 +302,7 @@ cmd_reset() { # [instance]: both, or only the one named
   fi
   for i in "${which[@]}"; do
     [ -f "$(snap "$i")" ] || { log "no snapshot yet: run 'up' first"; exit 1; }
-    ( restore "$i" && start "$i" && seed "$i" ) & pids+=($!)
+    ( restore "$i" && start "$i" && seed "$i" && kerberos "$i" ) & pids+=($!)
   done
   for i in "${pids[@]}"; do wait "$i" || rc=1; done
   [ "$rc" = 0 ] || exit 1
