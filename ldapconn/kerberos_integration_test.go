@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -121,4 +122,33 @@ func writeKeytab(t *testing.T, user, realm string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// Kerberos from the credential cache (no keytab in the config): kinit fills a cache from the
+// service account's keytab, and the sign-in uses its tickets; without a cache the error says
+// to run kinit or configure a keytab.
+func TestDial_KerberosCredentialCache(t *testing.T) {
+	d := ldaptest.Open(t, "source")
+	k := ldaptest.Kerberos(t, d)
+	cc := filepath.Join(t.TempDir(), "krb5cc")
+	kinit := exec.Command("kinit", "-k", "-t", k.KeytabFile, "-c", "FILE:"+cc, k.Principal)
+	kinit.Env = append(os.Environ(), "KRB5_CONFIG="+k.Krb5Conf)
+	if out, err := kinit.CombinedOutput(); err != nil {
+		t.Fatalf("kinit (krb5-user, installed by scripts/testdirs.sh install): %v\n%s", err, out)
+	}
+	cfg := k
+	cfg.KeytabFile, cfg.Principal = "", ""
+	t.Setenv("KRB5CCNAME", "FILE:"+cc)
+	c, err := ldapconn.Dial(context.Background(), &cfg)
+	if err != nil {
+		t.Fatalf("sign-in from the credential cache: %v", err)
+	}
+	signedIn(t, c, cfg.BaseDN, k.Principal)
+	c.Close()
+
+	t.Setenv("KRB5CCNAME", filepath.Join(t.TempDir(), "none"))
+	_, err = ldapconn.Dial(context.Background(), &cfg)
+	if !errors.Is(err, ldapconn.ErrKerberos) || !strings.Contains(err.Error(), "kinit") {
+		t.Errorf("no credential cache: %v; want ErrKerberos saying to run kinit", err)
+	}
 }

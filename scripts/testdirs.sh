@@ -37,12 +37,13 @@ need_root() { [ "$(id -u)" = 0 ] || { log "this step needs root (apt-get, Samba'
 
 # The packages the forests need; invoke-rc.d asks $POLICY_RC_D whether a package may start a service.
 PACKAGES=(samba samba-ad-dc samba-ad-provision samba-dsdb-modules python3-samba winbind
-          ldb-tools ldap-utils openssl procps iproute2)
+          ldb-tools ldap-utils openssl procps iproute2 krb5-user)
 POLICY_RC_D=${XTM_POLICY_RC_D:-/usr/sbin/policy-rc.d}
 policy_ours=0
 
 installed() {
   command -v samba >/dev/null && command -v samba-tool >/dev/null && command -v ldapmodify >/dev/null \
+    && command -v kinit >/dev/null \
     && [ -d "${XTM_SAMBA_SETUP_DIR:-/usr/share/samba/setup}" ]
 }
 

@@ -11,12 +11,13 @@ import (
 	"testing"
 )
 
-// packages is what testdirs.sh must ask apt-get for (the forests need all of them).
+// packages is what testdirs.sh must ask apt-get for (the forests need all of them; krb5-user
+// gives the Kerberos tests kinit, to fill a credential cache).
 var packages = "samba samba-ad-dc samba-ad-provision samba-dsdb-modules python3-samba winbind " +
-	"ldb-tools ldap-utils openssl procps iproute2"
+	"ldb-tools ldap-utils openssl procps iproute2 krb5-user"
 
 // fakeAptGet records its arguments and whether policy-rc.d denies service starts while it runs;
-// "install" creates stub samba, samba-tool and ldapmodify binaries and Samba's setup folder.
+// "install" creates stub samba, samba-tool, ldapmodify and kinit binaries and Samba's setup folder.
 // FAKE_APT_EXIT makes it fail; FAKE_APT_SIGNAL makes it send that signal to the script first.
 const fakeAptGet = `#!/bin/sh
 echo "apt-get $*" >> "$FAKE_LOG"
@@ -25,7 +26,7 @@ else echo "policy-rc.d missing" >> "$FAKE_LOG"; fi
 if [ -n "$FAKE_APT_SIGNAL" ]; then kill -"$FAKE_APT_SIGNAL" "$PPID"; exit 1; fi
 [ -z "$FAKE_APT_EXIT" ] || exit "$FAKE_APT_EXIT"
 if [ "$1" = install ]; then
-  for b in samba samba-tool ldapmodify; do
+  for b in samba samba-tool ldapmodify kinit; do
     printf '#!/bin/sh\necho "Version 4.17.12-Debian-stub"\n' > "$FAKE_BIN/$b"; chmod +x "$FAKE_BIN/$b"
   done
   mkdir -p "$XTM_SAMBA_SETUP_DIR"
@@ -36,7 +37,7 @@ const fakeSystemctl = `#!/bin/sh
 echo "systemctl $*" >> "$FAKE_LOG"
 `
 
-// tools testdirs.sh's install path calls; samba, samba-tool and ldapmodify are left out on purpose.
+// tools testdirs.sh's install path calls; samba, samba-tool, ldapmodify and kinit are left out on purpose.
 var tools = []string{"bash", "sh", "date", "awk", "chmod", "rm", "cat", "mkdir", "dirname", "printf", "kill", "sleep"}
 
 type sandbox struct {
