@@ -3,84 +3,30 @@ package app_test
 import (
 	"context"
 	"errors"
-	"io"
-	"net"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/go-ldap/ldap/v3"
 	"github.com/xtmsyncd/xtmsyncd/directory"
 	"github.com/xtmsyncd/xtmsyncd/engine"
+	"github.com/xtmsyncd/xtmsyncd/internal/ldaptest"
 	"github.com/xtmsyncd/xtmsyncd/journal"
 )
-
-// cutProxy forwards TCP connections to a directory and can drop them all at once, as a domain
-// controller that goes away mid-run does.
-type cutProxy struct {
-	ln    net.Listener
-	to    string
-	down  atomic.Bool
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func newCutProxy(t *testing.T, to string) *cutProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cutProxy{ln: ln, to: to}
-	t.Cleanup(func() { ln.Close(); p.cut() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			if p.down.Load() {
-				c.Close()
-				continue
-			}
-			s, err := net.Dial("tcp", to)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, s)
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(s, c); s.Close() }()
-			go func() { _, _ = io.Copy(c, s); c.Close() }()
-		}
-	}()
-	return p
-}
-
-func (p *cutProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
 
 // The target DC drops every connection mid-sync: every write that was started has its outcome
 // in the journal (nothing left pending), the journal matches the directory, the error says what
 // happened, and the next sync, with the DC back, finishes the job without writing anything twice.
 func TestSync_ServerDropsMidRun(t *testing.T) {
 	w, _ := synthetic(t, 40)
-	proxy := newCutProxy(t, "[::1]:636")
-	w.cfg.Target.URL = "ldaps://localhost:" + strings.Split(proxy.ln.Addr().String(), ":")[1]
+	proxy := ldaptest.NewProxy(t, w.tgt)
+	w.cfg.Target.URL = proxy.Config(w.tgt).URL
 
 	r, p := w.plan(t)
 	var once sync.Once
 	r.Engine.Progress = func(done, total int) {
 		if done >= 8 {
-			once.Do(func() { proxy.down.Store(true); proxy.cut() })
+			once.Do(proxy.Kill)
 		}
 	}
 	res, err := r.Engine.Apply(context.Background(), engine.RunInfo{Kind: "sync"}, p, engine.Options{})
@@ -117,7 +63,7 @@ func TestSync_ServerDropsMidRun(t *testing.T) {
 		t.Errorf("%d objects in the target OU: %d creates journaled as applied, %d of unknown outcome", written, applied, unknown)
 	}
 
-	proxy.down.Store(false)
+	proxy.Revive()
 	_, res2 := w.sync(t)
 	if res2.Applied != 40-written || count() != 40 {
 		t.Errorf("second sync applied %d (want %d); %d objects", res2.Applied, 40-written, count())

@@ -3,13 +3,9 @@ package app_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
-	"net"
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +14,7 @@ import (
 	"github.com/xtmsyncd/xtmsyncd/directory"
 	"github.com/xtmsyncd/xtmsyncd/engine"
 	"github.com/xtmsyncd/xtmsyncd/internal/app"
+	"github.com/xtmsyncd/xtmsyncd/internal/ldaptest"
 	"github.com/xtmsyncd/xtmsyncd/journal"
 	"github.com/xtmsyncd/xtmsyncd/plan"
 )
@@ -136,85 +133,21 @@ func mustChanges(t *testing.T, j *journal.Store, run int64) []journal.Change {
 	return cs
 }
 
-// muteProxy forwards TCP connections to a directory; muted, it still forwards every request
-// but drops the directory's answers, as a DC that hangs after taking a write does: the writes
-// happen, and the client never learns it.
-type muteProxy struct {
-	ln   net.Listener
-	mute atomic.Bool
-	mu   sync.Mutex
-	open []net.Conn
-}
-
-func newMuteProxy(t *testing.T, to string) *muteProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "[::1]:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &muteProxy{ln: ln}
-	t.Cleanup(func() {
-		ln.Close()
-		p.mu.Lock()
-		for _, c := range p.open {
-			c.Close()
-		}
-		p.mu.Unlock()
-	})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", to)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.open = append(p.open, c, s)
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(s, c); s.Close() }()
-			go func() {
-				buf := make([]byte, 32<<10)
-				for {
-					n, err := s.Read(buf)
-					if n > 0 && !p.mute.Load() {
-						if _, werr := c.Write(buf[:n]); werr != nil {
-							return
-						}
-					}
-					if err != nil {
-						c.Close()
-						return
-					}
-				}
-			}()
-		}
-	}()
-	return p
-}
-
-func (p *muteProxy) url() string {
-	return fmt.Sprintf("ldaps://[::1]:%d", p.ln.Addr().(*net.TCPAddr).Port)
-}
-
 // Writes whose answers were lost (outcome unknown) but that the directory took are rolled back:
 // recovery reads each object, proves the write happened (the run's values, created within the
 // write's window), journals it applied with its objectGUID, and the rollback deletes it.
 func TestRollback_OutcomeUnknownWritesThatHappenedAreUndone(t *testing.T) {
 	const n = 48
 	w, _ := synthetic(t, n)
-	proxy := newMuteProxy(t, "[::1]:636")
-	w.cfg.Target.URL = proxy.url()
+	proxy := ldaptest.NewProxy(t, w.tgt)
+	w.cfg.Target.URL = proxy.Config(w.tgt).URL
 	w.cfg.Target.Timeout = 2 * time.Second
 
 	r, p := w.plan(t)
 	var once sync.Once
 	r.Engine.Progress = func(done, total int) {
 		if done >= 8 {
-			once.Do(func() { proxy.mute.Store(true) })
+			once.Do(proxy.Mute)
 		}
 	}
 	res, _ := r.Engine.Apply(context.Background(), engine.RunInfo{Kind: "sync", Actor: "test"}, p, engine.Options{})
@@ -231,7 +164,7 @@ func TestRollback_OutcomeUnknownWritesThatHappenedAreUndone(t *testing.T) {
 	written := w.objectGUIDs(t)
 	t.Logf("run %d: %d applied, %d unknown; %d objects in the OU", res.RunID, res.Applied, unknown, len(written))
 
-	proxy.mute.Store(false) // the DC answers again
+	proxy.Unmute() // the DC answers again
 	rp, rb, err := w.rollback(t, res.RunID)
 	if err != nil {
 		t.Fatal(err)

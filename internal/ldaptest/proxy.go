@@ -31,7 +31,17 @@ type Proxy struct {
 	wg     sync.WaitGroup
 	// accepted counts the connections forwarded since the proxy started.
 	accepted atomic.Int64
+	// muted drops the directory's answers while requests still reach it.
+	muted atomic.Bool
 }
+
+// Mute keeps forwarding every request to the directory but drops its answers, as a DC (or a
+// network) that takes writes and then goes silent: the writes happen, the client never learns
+// their outcome. Unmute lets answers through again.
+func (p *Proxy) Mute() { p.muted.Store(true) }
+
+// Unmute undoes Mute.
+func (p *Proxy) Unmute() { p.muted.Store(false) }
 
 // Accepted is how many connections the proxy has forwarded (a DC's share of a run's
 // connections, when several proxies stand for several DCs).
@@ -110,13 +120,14 @@ func (p *Proxy) pipe(client net.Conn, killed <-chan struct{}) {
 	}
 	defer p.untrack(up)
 	var wg sync.WaitGroup
-	wg.Go(func() { p.copy(up, client, killed) })
-	wg.Go(func() { p.copy(client, up, killed) })
+	wg.Go(func() { p.copy(up, client, killed, false) })
+	wg.Go(func() { p.copy(client, up, killed, true) })
 	wg.Wait()
 }
 
-// copy moves bytes from src to dst; while frozen, what it has read waits, unsent.
-func (p *Proxy) copy(dst, src net.Conn, killed <-chan struct{}) {
+// copy moves bytes from src to dst; while frozen, what it has read waits, unsent; answers (the
+// directory's side) are dropped while muted.
+func (p *Proxy) copy(dst, src net.Conn, killed <-chan struct{}, answers bool) {
 	defer dst.Close()
 	defer src.Close()
 	buf := make([]byte, 32<<10)
@@ -130,6 +141,9 @@ func (p *Proxy) copy(dst, src net.Conn, killed <-chan struct{}) {
 			case <-thawed:
 			case <-killed:
 				return
+			}
+			if answers && p.muted.Load() {
+				continue
 			}
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
