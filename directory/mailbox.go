@@ -55,6 +55,9 @@ type Scope struct {
 	// there were not read (references to the forest's own Configuration and DNS partitions,
 	// which hold no mailboxes, are left out).
 	Referrals []string
+	// Elsewhere are direct members of the scope group outside the source base_dn (another
+	// domain): not read, reported.
+	Elsewhere []string
 }
 
 // Skipped is a scope member the reader did not turn into a mailbox.

@@ -247,8 +247,14 @@ func ScopeWarnings(s *directory.Scope) []plan.Warning {
 	for _, r := range s.Referrals {
 		out = append(out, plan.Warning{Code: "referral", Object: r, Message: ReferralFix})
 	}
+	for _, dn := range s.Elsewhere {
+		out = append(out, plan.Warning{Code: "member_in_other_domain", Object: dn, Message: ElsewhereFix})
+	}
 	return out
 }
+
+// ElsewhereFix says what a scope group member outside source.base_dn means and what to do.
+const ElsewhereFix = "a member of the scope group outside source.base_dn (another domain of the forest): it is not read, so it is neither prepared nor validated; give that domain a configuration of its own (its DCs and base_dn), or move the mailbox's account"
 
 // ReferralFix says what a continuation reference to another domain means and what to do.
 const ReferralFix = "the source directory referred part of the search to another domain; xtmsyncd does not follow referrals, so mailboxes there are not read: if mailboxes in that domain should move, point another configuration at that domain's DCs (its own source.base_dn), or narrow source.base_dn so the domain is not searched"

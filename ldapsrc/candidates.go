@@ -33,6 +33,7 @@ func (r *Reader) Candidates(ctx context.Context) (*directory.Scope, error) {
 		for _, v := range vals {
 			direct[strings.ToLower(v)] = true
 		}
+		s.Elsewhere = outside(r.opt.BaseDN, vals)
 		if s.NestedGroups, err = r.nestedGroups(ctx); err != nil {
 			return nil, err
 		}

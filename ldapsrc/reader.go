@@ -98,8 +98,8 @@ func (r *Reader) EachMailbox(ctx context.Context, fn func(*directory.Mailbox) er
 	// With a filter too, the scope group's nested groups are found while the mailboxes page in
 	// (a search on memberOf: no need to read a large member list).
 	var (
-		gerr error
-		wg   sync.WaitGroup
+		gerr, eerr error
+		wg         sync.WaitGroup
 	)
 	scope := "filter"
 	if r.opt.Group != "" {
@@ -108,6 +108,7 @@ func (r *Reader) EachMailbox(ctx context.Context, fn func(*directory.Mailbox) er
 			return nil, err
 		}
 		wg.Go(func() { s.NestedGroups, gerr = r.nestedGroups(ctx) })
+		wg.Go(func() { s.Elsewhere, eerr = r.membersElsewhere(ctx) })
 	}
 	req := ldap.NewSearchRequest(r.opt.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
 		UserFilter(r.opt.Group, r.opt.Filter), MailboxAttributes, nil)
@@ -118,7 +119,7 @@ func (r *Reader) EachMailbox(ctx context.Context, fn func(*directory.Mailbox) er
 		return fn(&m)
 	}, r.log)
 	wg.Wait()
-	if gerr != nil {
+	if gerr = errors.Join(gerr, eerr); gerr != nil {
 		return nil, gerr
 	}
 	if err != nil {
@@ -143,8 +144,12 @@ func (r *Reader) eachMember(ctx context.Context, fn func(*directory.Mailbox) err
 		gerr error
 		wg   sync.WaitGroup
 	)
-	wg.Go(func() { gerr = r.checkGroup() })
 	s := &directory.Scope{}
+	wg.Go(func() {
+		if gerr = r.checkGroup(); gerr == nil {
+			s.Elsewhere, gerr = r.membersElsewhere(ctx)
+		}
+	})
 	n := 0
 	req := ldap.NewSearchRequest(r.opt.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
 		"(memberOf="+ldap.EscapeFilter(r.opt.Group)+")", append(slices.Clip(MailboxAttributes), directory.AttrObjectClass), nil)

@@ -1,9 +1,14 @@
 package ldapsrc
 
 import (
+	"context"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/go-ldap/ldap/v3"
+	"github.com/xtmsyncd/xtmsyncd/directory"
 )
 
 // partitions are the naming contexts a subtree search from a domain root refers to in every
@@ -31,4 +36,31 @@ func Elsewhere(refs []string) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// membersElsewhere returns the scope group's direct members that lie outside base_dn (in
+// another domain of the forest): a search of base_dn never finds them, so they are reported
+// instead of silently left out. It reads the group's member values (ranged).
+func (r *Reader) membersElsewhere(ctx context.Context) ([]string, error) {
+	vals, err := RangedValues(ctx, r.conn, r.opt.Group, directory.AttrMember)
+	if err != nil {
+		return nil, fmt.Errorf("ldapsrc: read scope group members: %w", err)
+	}
+	return outside(r.opt.BaseDN, vals), nil
+}
+
+// outside returns the DNs of vals not under base (compared as DNs, case-insensitively), sorted.
+func outside(base string, vals []string) []string {
+	b, err := ldap.ParseDN(base)
+	if err != nil {
+		return nil // config validation refuses a base_dn that does not parse
+	}
+	var out []string
+	for _, v := range vals {
+		if dn, err := ldap.ParseDN(v); err != nil || !b.AncestorOfFold(dn) {
+			out = append(out, v)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

@@ -79,7 +79,7 @@ var Catalogue = []Check{
 	{ScopeNotMember, "source is a direct member of the scope group", Error, "MailboxMovePublishedScopes (validation script check 6)", true},
 	{ScopeNestedOnly, "source is a member only through a nested group", Error, "article: nested groups are not supported in the scope", true},
 	{ScopeNestedGroup, "scope group contains nested groups", Warning, "article: nested groups are not supported in the scope", true},
-	{ScopeReferral, "the source search was not referred to another domain (referrals are not followed)", Warning, "LDAP continuation references (RFC 4511 4.5.3)", true},
+	{ScopeReferral, "nothing in scope lies in another domain (referrals and members there are not read)", Warning, "LDAP continuation references (RFC 4511 4.5.3); scope group members outside base_dn", true},
 	{SourceOnPremMbx, "source is not an on-premises mailbox (it must be in Exchange Online first)", Error, "article: cross-tenant moves go from Exchange Online to Exchange Online", true},
 	{SourceNotMailbox, "source is a mailbox (user, shared, room, equipment), not a MailUser, contact or group", Error, "article: only mailboxes move", true},
 	{SourceTypeUnknown, "source has a recipient type xtmsyncd knows (msExchRecipientTypeDetails)", Error, "facts §C.4: the type is never guessed", true},

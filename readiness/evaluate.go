@@ -106,6 +106,11 @@ func Evaluate(in Input) *Report {
 			Actual: "continuation reference not followed",
 			Fix:    "mailboxes in that domain are not read: give that domain a configuration of its own (its DCs, its base_dn), or narrow source.base_dn"})
 	}
+	for _, dn := range in.Scope.Elsewhere {
+		r.Scope = append(r.Scope, Finding{Check: ScopeReferral, Severity: Warning, Object: dn, Attribute: directory.AttrMember,
+			Actual: "a direct member of " + in.Group + " outside source.base_dn (another domain): not read",
+			Fix:    "the move service will see it in scope, xtmsyncd cannot prepare it: give that domain a configuration of its own (its DCs, its base_dn)"})
+	}
 	for i := range in.Scope.Mailboxes {
 		m := &in.Scope.Mailboxes[i]
 		res := evaluateOne(m, changes[strings.ToLower(m.DN)], leftOut[strings.ToLower(m.DN)], in)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-ldap/ldap/v3"
 	"github.com/xtmsyncd/xtmsyncd/config"
 	"github.com/xtmsyncd/xtmsyncd/doctor"
 	"github.com/xtmsyncd/xtmsyncd/engine"
@@ -154,5 +155,42 @@ func TestKerberos_ExampleConfigWorks(t *testing.T) {
 	}
 	if p.Summary.Invalid == 0 || len(p.Changes) < 30 {
 		t.Errorf("plan of the demo forests %+v: want the demo's mailboxes", p.Summary)
+	}
+}
+
+// Issue 17 rule 5, a scope member elsewhere: a direct member of the scope group outside
+// source.base_dn (as a member in a child domain is) is never dropped silently: scope and plan
+// warn member_in_other_domain, and validate reports SCOPE-REFERRAL, naming it.
+func TestScope_MemberOutsideBaseIsReported(t *testing.T) {
+	w, o := synthetic(t, 2)
+	elsewhere := "CN=Far Away," + w.src.TempOU(t, "xtm-far")
+	addReq := ldap.NewAddRequest(elsewhere, nil)
+	addReq.Attribute("objectClass", []string{"user"})
+	addReq.Attribute("sAMAccountName", []string{"far" + o.Tag})
+	if err := w.src.Conn.Add(addReq); err != nil {
+		t.Fatal(err)
+	}
+	modify(t, w.src, o.GroupDN(), func(r *ldap.ModifyRequest) { r.Add("member", []string{elsewhere}) })
+	w.cfg.Source.BaseDN = o.OU // the other OU stands for another domain: outside base_dn
+
+	_, p := w.plan(t)
+	found := false
+	for _, wn := range p.Warnings {
+		if wn.Code == "member_in_other_domain" && strings.EqualFold(wn.Object, elsewhere) {
+			found = true
+		}
+	}
+	if !found || p.Summary.Create != 2 {
+		t.Errorf("plan %+v warnings %+v; want the 2 creates and a member_in_other_domain warning for %s", p.Summary, p.Warnings, elsewhere)
+	}
+	rep := validate(t, w)
+	found = false
+	for _, f := range rep.Scope {
+		if f.Check == "SCOPE-REFERRAL" && strings.EqualFold(f.Object, elsewhere) {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("validate scope findings %+v; want SCOPE-REFERRAL for %s", rep.Scope, elsewhere)
 	}
 }
