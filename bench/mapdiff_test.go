@@ -52,7 +52,7 @@ func mailbox(i int) directory.Mailbox {
 			directory.Proxy("smtp:" + a + "@contoso.mail.onmicrosoft.com"),
 			directory.Proxy("X500:/o=ExchangeLabs/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=" + a),
 		},
-		TargetAddress: "SMTP:" + a + "@contoso.mail.onmicrosoft.com", TypeDetails: directory.TypeRemoteUserMailbox,
+		TargetAddress: "SMTP:" + a + "@contoso.mail.onmicrosoft.com", TypeDetails: directory.TypeRemoteUserMailbox, HasTypeDetails: true,
 	}
 }
 

@@ -102,9 +102,9 @@ func (b *Builder) claimedTwice(cs []Change, at []int32) {
 		if c.Action == Create {
 			c.DN = ""
 		}
-		c.Action, c.Reason, c.Attrs = Conflict, "address_claimed_twice", nil
-		c.Problems = []mapper.Problem{{Code: c.Reason, Object: obj, Attribute: directory.AttrProxyAddresses, Found: f.value,
-			Fix: "two source mailboxes map to this target address; give one of them another primary address or alias"}}
+		v := claimedTwice(f.value)
+		c.Action, c.Reason, c.Attrs = Conflict, v.reason, nil
+		c.Problems = []mapper.Problem{v.problem(obj)}
 	}
 }
 
@@ -112,8 +112,9 @@ func (b *Builder) claimedTwice(cs []Change, at []int32) {
 func (b *Builder) classify(s *srcRec) (c Change, create bool) {
 	c = Change{Key: s.key.String(), Source: s.dn}
 	opt := b.opt
-	conflict := func(reason string, t int32, attr, found, fix string) (Change, bool) {
-		c.Action, c.Reason = Conflict, reason
+	// conflict reports v on the target object t (or on the source when t < 0).
+	conflict := func(v verdict, t int32) (Change, bool) {
+		c.Action, c.Reason = Conflict, v.reason
 		obj := c.Source
 		if t >= 0 {
 			c.DN, obj = b.tgts[t].dn, b.tgts[t].dn
@@ -121,7 +122,7 @@ func (b *Builder) classify(s *srcRec) (c Change, create bool) {
 				c.ObjectGUID = g.String()
 			}
 		}
-		c.Problems = []mapper.Problem{{Code: reason, Object: obj, Attribute: attr, Found: found, Fix: fix}}
+		c.Problems = []mapper.Problem{v.problem(obj)}
 		return c, false
 	}
 	var desired map[string][]string // unpacked only when needed
@@ -132,13 +133,12 @@ func (b *Builder) classify(s *srcRec) (c Change, create bool) {
 		return desired
 	}
 
-	// Match: ExchangeGUID first, then the anchor.
+	// Rule 1, match: ExchangeGUID first, then the anchor.
 	match := int32(-1)
 	switch {
 	case s.nGUID > 1:
 		ms := b.sortedByDN(s.x.guidHits)
-		return conflict("ambiguous_match", ms[0], directory.AttrMailboxGUID, b.dnList(ms),
-			"several target objects hold this ExchangeGUID; keep one and clear msExchMailboxGuid on the others")
+		return conflict(ambiguousByGUID(b.dnList(ms)), ms[0])
 	case s.nGUID == 1:
 		match = s.guid1
 	case opt.Anchor != "" && s.x != nil && len(s.x.anchorHits) > 0:
@@ -151,8 +151,7 @@ func (b *Builder) classify(s *srcRec) (c Change, create bool) {
 			}
 			ms = b.sortedByDN(ms)
 			if len(ms) > 1 {
-				return conflict("ambiguous_match", ms[0], opt.Anchor, b.dnList(ms),
-					fmt.Sprintf("several target objects have %s=%s; make it unique or stamp the right one's msExchMailboxGuid", opt.Anchor, v))
+				return conflict(ambiguousByAnchor(opt.Anchor, v, b.dnList(ms)), ms[0])
 			}
 			if len(ms) == 1 {
 				match = ms[0]
@@ -160,53 +159,42 @@ func (b *Builder) classify(s *srcRec) (c Change, create bool) {
 		}
 	}
 
-	// Only mailboxes move: a source MailUser is the source of a finished move while its target
-	// is the remote mailbox that move made (cutover converted both), and otherwise has nothing
-	// to move.
-	if s.x != nil && s.x.unmovable != nil {
-		if match >= 0 && finishedMove(&b.tgts[match], s.key) {
-			return migrated(c, &b.tgts[match]), false
+	// Rules 2 and 3: the source's type, and the object it matched.
+	if match >= 0 {
+		t := b.facts(match, s.key)
+		anchorFound := "" // only needed to explain outside_target_ou: unpacking costs
+		if !t.inOU && s.nGUID == 0 {
+			if vs := anchorValues(want(), opt.Anchor); len(vs) > 0 {
+				anchorFound = opt.Anchor + "=" + vs[0]
+			}
 		}
+		if s.x != nil && s.x.unmovable != nil && finishedMove(t) {
+			return b.migrated(c, match), false
+		}
+		if s.x == nil || s.x.unmovable == nil {
+			if v, moved := matchRule(t, anchorFound, opt); v != nil {
+				return conflict(*v, match)
+			} else if moved {
+				return b.migrated(c, match), false
+			}
+		}
+	}
+	if s.x != nil && s.x.unmovable != nil {
 		c.Action, c.Reason, c.Problems = Invalid, s.x.unmovable.Code, []mapper.Problem{*s.x.unmovable}
 		return c, false
 	}
 
-	if match >= 0 {
-		t := &b.tgts[match]
-		switch {
-		case !t.inOU:
-			found := t.dn
-			if vs := anchorValues(want(), opt.Anchor); len(vs) > 0 && s.nGUID == 0 {
-				found = opt.Anchor + "=" + vs[0]
-			}
-			return conflict("outside_target_ou", match, opt.Anchor, found,
-				"the matching target object is outside target.ou; move it into the OU, or give it another "+opt.Anchor+" if it is a different person")
-		case directory.IsOnPremMailbox(t.typ):
-			return conflict("onprem_mailbox", match, directory.AttrRecipientTypeDetails, t.typeFound(),
-				"the target object is an on-premises mailbox; a MailUser cannot be prepared over it. Move or remove that mailbox first, or exclude the source from scope")
-		case !t.owned:
-			return conflict("not_owned", match, opt.OwnerAttr, fmt.Sprintf("%q", t.ownerFound()),
-				fmt.Sprintf("xtmsyncd changes only objects it owns; if this object is the prepared MailUser, set %s=%s on it, else resolve the clash", opt.OwnerAttr, opt.OwnerValue))
-		case t.holdsOther(s.key):
-			return conflict("guid_mismatch", match, directory.AttrMailboxGUID, t.mailboxGUID(),
-				"the target holds a different ExchangeGUID; clear it on the target only if that object is not a mailbox anywhere (Get-User -Identity ... | select *recipient*)")
-		case directory.IsRemoteMailbox(t.typ):
-			// The move completed and cutover made it a remote mailbox: sync must not turn it
-			// back into a MailUser pointing at the source.
-			return migrated(c, t), false
+	// Rule 4: addresses and UPN in use by another object.
+	if s.x != nil {
+		if h := other(s.x.addr, match); h.ok {
+			return conflict(addressInUse(h.found), h.t)
+		}
+		if h := other(s.x.upn, match); h.ok {
+			return conflict(upnInUse(h.found), h.t)
 		}
 	}
 
-	// Addresses and UPN in use by another object.
-	if s.x != nil {
-		if h := other(s.x.addr, match); h.ok {
-			return conflict("address_in_use", h.t, directory.AttrProxyAddresses, h.found,
-				"another target object already holds this address; remove it there, or change the mapping")
-		}
-		if h := other(s.x.upn, match); h.ok {
-			return conflict("upn_in_use", h.t, directory.AttrUPN, h.found, "another target object already has this userPrincipalName")
-		}
-	}
+	// Rule 6: create, update or unchanged.
 
 	if match < 0 {
 		return c, true
@@ -234,15 +222,16 @@ func (b *Builder) classify(s *srcRec) (c Change, create bool) {
 	return c, false
 }
 
-// finishedMove reports whether t is the remote mailbox a finished move of key made: in the
-// target OU, owned, holding key and no other ExchangeGUID.
-func finishedMove(t *tgtRec, key directory.GUID) bool {
-	return t.inOU && t.owned && !t.holdsOther(key) && directory.IsRemoteMailbox(t.typ)
+// facts are what the rules need of target object i, from its summary.
+func (b *Builder) facts(i int32, key directory.GUID) target {
+	t := &b.tgts[i]
+	return target{dn: t.dn, inOU: t.inOU, owned: t.owned, typ: t.typ, holdsOther: t.holdsOther(key), rec: t}
 }
 
-// migrated is the change of a source whose move has finished: its target t is left alone.
-func migrated(c Change, t *tgtRec) Change {
-	c.DN, c.Action, c.Reason = t.dn, Unchanged, "migrated"
+// migrated is the change of a source whose move has finished: its target i is left alone.
+func (b *Builder) migrated(c Change, i int32) Change {
+	t := &b.tgts[i]
+	c.DN, c.Action, c.Reason = t.dn, Unchanged, ReasonMigrated
 	if !t.objectGUID.IsZero() {
 		c.ObjectGUID = t.objectGUID.String()
 	}

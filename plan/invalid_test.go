@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -209,5 +210,21 @@ func TestBuilder_OnPremisesMailboxSourceIsNeverPrepared(t *testing.T) {
 	c := only(t, Build([]directory.Mailbox{m}, rules(), []*directory.Entry{prep}, opts()))
 	if c.Action != Invalid || c.Reason != mapper.CodeOnPremMailbox {
 		t.Errorf("%s %s, want invalid %s", c.Action, c.Reason, mapper.CodeOnPremMailbox)
+	}
+}
+
+// The README's list of plan classes names every reason code the rules (rules.go) and the mapper's
+// source-type rule give, so an admin can look any of them up.
+func TestREADME_NamesEveryReason(t *testing.T) {
+	raw, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, code := range []string{ReasonAmbiguous, ReasonOutsideOU, ReasonOnPremMbx, ReasonNotOwned, ReasonGUIDMismatch,
+		ReasonAddrInUse, ReasonUPNInUse, ReasonClaimedTwice, ReasonMigrated, mapper.CodeOnPremMailbox, mapper.CodeMailUserSource,
+		mapper.CodeNotAMailbox, mapper.CodeNoRecipientType, mapper.CodeUnknownType} {
+		if !strings.Contains(string(raw), "`"+code+"`") && !strings.Contains(string(raw), "**"+code+"**") {
+			t.Errorf("README does not name the plan reason %s", code)
+		}
 	}
 }

@@ -154,14 +154,9 @@ func evaluateOne(m *directory.Mailbox, c *plan.Change, leftOut []plan.Warning, i
 	return res
 }
 
-// reasonMigrated is the plan's reason for a source whose target object is already a remote
-// mailbox that is xtmsyncd's and holds the source's ExchangeGUID (plan/finish.go): the move
-// completed and cutover ran.
-const reasonMigrated = "migrated"
-
 // isMigrated reports whether the plan found the mailbox already moved.
 func isMigrated(c *plan.Change) bool {
-	return c != nil && c.Action == plan.Unchanged && c.Reason == reasonMigrated
+	return c != nil && c.Action == plan.Unchanged && c.Reason == plan.ReasonMigrated
 }
 
 // migrated is the verdict on a mailbox that has already moved: no findings (the checks are
