@@ -191,3 +191,16 @@ func BenchmarkRenderLDIF5kFirst(b *testing.B) {
 type countWriter int
 
 func (w *countWriter) Write(p []byte) (int, error) { *w += countWriter(len(p)); return len(p), nil }
+
+// The benchmarks' fixtures plan as the benchmarks expect, at a small scale, so a rule change
+// that makes them invalid fails `make test` instead of the next benchmark run.
+func TestMapDiffFixtures(t *testing.T) {
+	e := &engine.Engine{Source: source{200}, Target: target{150}, Rules: rules, Diff: opt}
+	p, err := e.Plan(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Summary.Create != 50 || p.Summary.Update != 15 || p.Summary.Unchanged != 135 || p.Summary.Invalid != 0 {
+		t.Errorf("plan summary %+v, want 50 creates, 15 updates (every tenth drifted), 135 unchanged", p.Summary)
+	}
+}
