@@ -18,6 +18,7 @@ import (
 	"github.com/xtmsyncd/xtmsyncd/directory"
 	"github.com/xtmsyncd/xtmsyncd/ldapconn"
 	"github.com/xtmsyncd/xtmsyncd/ldapsrc"
+	"github.com/xtmsyncd/xtmsyncd/writer"
 )
 
 // Check is one line of the report.
@@ -303,4 +304,56 @@ func targetOU(conn Conn, c *config.Config, add func(Check)) {
 		w.Fix = "delegate to the account: create/delete User objects and write the Exchange attributes on descendant User objects of the OU (see README, least privilege)"
 	}
 	add(w)
+	add(writeRights(conn, c))
+}
+
+// written are the attributes sync and cutover write on the target's MailUsers.
+func written(c *config.Config) []string {
+	var out []string
+	for _, a := range writer.TargetAttributes {
+		switch a {
+		case directory.AttrObjectGUID, directory.AttrCN, directory.AttrPreviousMailboxGUID:
+			continue // read only: set by the directory, or at create
+		}
+		out = append(out, a)
+	}
+	return append(out, c.Mapping.Owner.Attribute)
+}
+
+// writeRights asks the directory which attributes the account may write on one of xtmsyncd's
+// MailUsers in the OU (allowedAttributesEffective) and names those it may not.
+func writeRights(conn Conn, c *config.Config) Check {
+	ch := Check{Name: "target: the account may write the attributes xtmsyncd manages"}
+	req := ldap.NewSearchRequest(c.Target.OU, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 1, 0, false,
+		"(&(objectClass=user)("+ldap.EscapeFilter(c.Mapping.Owner.Attribute)+"="+ldap.EscapeFilter(c.Mapping.Owner.Value)+"))",
+		[]string{"allowedAttributesEffective"}, nil)
+	res, err := conn.Search(req)
+	if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) {
+		ch.Detail, ch.Fix = err.Error(), "the account must be able to search target.ou"
+		return ch
+	}
+	if res == nil || len(res.Entries) == 0 {
+		ch.OK = true
+		ch.Detail = "no MailUser of xtmsyncd's in the OU yet: checked on the first one after the first sync"
+		return ch
+	}
+	e := res.Entries[0]
+	may := map[string]bool{}
+	for _, a := range e.GetAttributeValues("allowedAttributesEffective") {
+		may[strings.ToLower(a)] = true
+	}
+	var missing []string
+	for _, a := range written(c) {
+		if !may[strings.ToLower(a)] {
+			missing = append(missing, a)
+		}
+	}
+	if len(missing) == 0 {
+		ch.OK = true
+		ch.Detail = "checked on " + e.DN
+		return ch
+	}
+	ch.Detail = fmt.Sprintf("on %s the account may not write: %s", e.DN, strings.Join(missing, ", "))
+	ch.Fix = "grant write on these attributes of descendant User objects of target.ou (dsacls <OU> /I:S /G \"<account>:WP;<attribute>;user\", see README, Permissions per forest)"
+	return ch
 }

@@ -3,6 +3,7 @@ package doctor_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -324,4 +325,50 @@ func TestDoctor_PlaintextLDAP_NamedAndWarned(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Least privilege, checked (issue 17 item 6): signed in as a plain domain user, doctor says the
+// account may not create users in the OU and names the attributes it may not write on
+// xtmsyncd's MailUsers there; as the demo's account it passes both.
+func TestDoctor_RightsOnTheOU_NameWhatIsMissing(t *testing.T) {
+	c := demoConfig(t)
+	tgt := ldaptest.Open(t, "target")
+	ou := tgt.TempOU(t, "xtm-plain")
+	name := fmt.Sprintf("plain%d", time.Now().UnixNano()%1_000_000)
+	pw := "Plain-" + ldaptestPassword(t)
+	add := ldap.NewAddRequest("CN="+name+","+ou, nil)
+	add.Attribute("objectClass", []string{"user"})
+	add.Attribute("sAMAccountName", []string{name})
+	add.Attribute("userPrincipalName", []string{name + "@northwind.test"})
+	add.Attribute("unicodePwd", []string{utf16Quoted(pw)})
+	add.Attribute("userAccountControl", []string{"512"})
+	if err := tgt.Conn.Add(add); err != nil {
+		t.Fatalf("create a plain user: %v", err)
+	}
+	c.Target.BindDN = name + "@northwind.test"
+	c.Target.SetPassword(pw)
+	checks := run(t, c)
+	if ch := find(t, checks, "target: the account may create users"); ch.OK {
+		t.Error("a plain user may create users in the OU, says doctor")
+	}
+	ch := find(t, checks, "target: the account may write the attributes")
+	if ch.OK {
+		t.Fatalf("a plain user may write xtmsyncd's attributes, says doctor: %s", ch.Detail)
+	}
+	requireContains(t, "detail", ch.Detail, "msExchMailboxGuid", "proxyAddresses", "targetAddress")
+	requireContains(t, "fix", ch.Fix, "dsacls", "WP")
+
+	admin := run(t, demoConfig(t))
+	if ch := find(t, admin, "target: the account may write the attributes"); !ch.OK || !strings.Contains(ch.Detail, "checked on") {
+		t.Errorf("the demo's account: %+v", ch)
+	}
+}
+
+// utf16Quoted is a password as AD's unicodePwd takes it: quoted, UTF-16LE.
+func utf16Quoted(pw string) string {
+	var b []byte
+	for _, r := range `"` + pw + `"` {
+		b = append(b, byte(r), byte(r>>8))
+	}
+	return string(b)
 }
