@@ -55,19 +55,21 @@ const (
 	KindBinary             // other octet strings (hashes): shown in standard base64
 )
 
-// kinds lists every attribute that is not a plain string.
-var kinds = []struct {
+type kindRow struct {
 	name string
 	kind Kind
-}{
-	{"msExchMailboxGuid", KindGUID},
-	{"msExchArchiveGUID", KindGUID},
-	{"msExchPreviousMailboxGuid", KindGUID},
-	{"objectGUID", KindGUID},
-	{"msExchBlockedSendersHash", KindBinary},
-	{"msExchSafeSendersHash", KindBinary},
-	{"msExchSafeRecipientsHash", KindBinary},
 }
+
+// kinds are the registry's attributes that are not plain strings, for KindOf.
+var kinds = func() []kindRow {
+	var out []kindRow
+	for _, a := range Attributes {
+		if k := a.Syntax.kind(); k != KindString {
+			out = append(out, kindRow{a.Name, k})
+		}
+	}
+	return out
+}()
 
 // KindOf returns the presentation kind of an attribute (case-insensitive name). It is called
 // for every value compared, so it does not allocate.
@@ -78,19 +80,4 @@ func KindOf(attr string) Kind {
 		}
 	}
 	return KindString
-}
-
-// ExchangeAttributes are the Exchange schema attributes the product needs in both forests;
-// `doctor` checks that each schema has them.
-var ExchangeAttributes = []string{
-	AttrMailboxGUID, AttrArchiveGUID, AttrPreviousMailboxGUID, AttrMailNickname, AttrTargetAddress,
-	AttrRecipientTypeDetails, AttrRecipientDisplayType, AttrRemoteRecipientType, AttrVersion,
-	AttrELCMailboxFlags, AttrLitigationHoldDate, AttrUserHoldPolicies,
-	AttrBlockedSendersHash, AttrSafeSendersHash, AttrSafeRecipientsHash,
-	AttrPublicDelegates, AttrPublicDelegatesBL, AttrDelegateListLink, AttrDelegateListBL,
-	AttrHideFromAddressLists, AttrProxyAddresses, AttrLegacyExchangeDN,
-	"extensionAttribute1", "extensionAttribute2", "extensionAttribute3", "extensionAttribute4",
-	"extensionAttribute5", "extensionAttribute6", "extensionAttribute7", "extensionAttribute8",
-	"extensionAttribute9", "extensionAttribute10", "extensionAttribute11", "extensionAttribute12",
-	"extensionAttribute13", "extensionAttribute14", "extensionAttribute15",
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/xtmsyncd/xtmsyncd/directory"
 	"github.com/xtmsyncd/xtmsyncd/ldapconn"
 	"github.com/xtmsyncd/xtmsyncd/ldapsrc"
-	"github.com/xtmsyncd/xtmsyncd/writer"
 )
 
 // Check is one line of the report.
@@ -307,17 +306,9 @@ func targetOU(conn Conn, c *config.Config, add func(Check)) {
 	add(writeRights(conn, c))
 }
 
-// written are the attributes sync and cutover write on the target's MailUsers.
+// written are the attributes sync and cutover write on existing target MailUsers.
 func written(c *config.Config) []string {
-	var out []string
-	for _, a := range writer.TargetAttributes {
-		switch a {
-		case directory.AttrObjectGUID, directory.AttrCN, directory.AttrPreviousMailboxGUID:
-			continue // read only: set by the directory, or at create
-		}
-		out = append(out, a)
-	}
-	return append(out, c.Mapping.Owner.Attribute)
+	return append(slices.Clone(directory.WrittenAttributes), c.Mapping.Owner.Attribute)
 }
 
 // writeRights asks the directory which attributes the account may write on one of xtmsyncd's

@@ -47,17 +47,9 @@ func New(c Conn, opt Options, log *slog.Logger) *Reader {
 	return &Reader{conn: c, opt: opt, log: log}
 }
 
-// MailboxAttributes are the source attributes read for each mailbox.
-var MailboxAttributes = []string{
-	directory.AttrObjectGUID, directory.AttrCN, directory.AttrDisplayName, directory.AttrGivenName,
-	directory.AttrSurname, directory.AttrSAMAccountName, directory.AttrUPN, directory.AttrMail,
-	directory.AttrMailNickname, directory.AttrProxyAddresses, directory.AttrTargetAddress,
-	directory.AttrLegacyExchangeDN, directory.AttrMailboxGUID, directory.AttrArchiveGUID,
-	directory.AttrRecipientTypeDetails, directory.AttrRecipientDisplayType, directory.AttrRemoteRecipientType,
-	directory.AttrELCMailboxFlags, directory.AttrLitigationHoldDate, directory.AttrUserHoldPolicies,
-	directory.AttrBlockedSendersHash, directory.AttrSafeSendersHash, directory.AttrSafeRecipientsHash,
-	directory.AttrPublicDelegates, directory.AttrDelegateListLink,
-}
+// MailboxAttributes are the source attributes read for each mailbox (the registry's source
+// attributes).
+var MailboxAttributes = directory.SourceAttributes
 
 // UserFilter returns the filter for the mailboxes in scope: users (not computers), direct
 // members of group (escaped) if set, and the extra filter if set.

@@ -177,16 +177,9 @@ func (c *Client) Close() error {
 	return nil
 }
 
-// TargetAttributes are read for every target object the plan is diffed against.
-var TargetAttributes = []string{
-	directory.AttrObjectGUID, directory.AttrCN, directory.AttrSAMAccountName, directory.AttrUPN,
-	directory.AttrDisplayName, directory.AttrGivenName, directory.AttrSurname, directory.AttrMail,
-	directory.AttrMailNickname, directory.AttrProxyAddresses, directory.AttrTargetAddress,
-	directory.AttrMailboxGUID, directory.AttrArchiveGUID, directory.AttrRecipientTypeDetails,
-	directory.AttrRecipientDisplayType, directory.AttrRemoteRecipientType, directory.AttrVersion,
-	directory.AttrELCMailboxFlags, directory.AttrBlockedSendersHash, directory.AttrSafeSendersHash,
-	directory.AttrSafeRecipientsHash, directory.AttrPreviousMailboxGUID, directory.AttrPublicDelegates,
-}
+// TargetAttributes are read for every target object the plan is diffed against (the
+// registry's target attributes).
+var TargetAttributes = directory.TargetAttributes
 
 func (c *Client) attrs() []string {
 	a := slices.Clone(TargetAttributes)

@@ -35,11 +35,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
+	"github.com/xtmsyncd/xtmsyncd/directory"
 	"github.com/xtmsyncd/xtmsyncd/internal/ldaptest"
 	"github.com/xtmsyncd/xtmsyncd/internal/synth"
 	"github.com/xtmsyncd/xtmsyncd/ldapconn"
@@ -98,8 +100,9 @@ func main() {
 	cfgX := writeConfig(work, "x.yaml", srcCfg.CAFile, tgtCfg.CAFile, o.GroupDN(), ouX, *n, *conns)
 
 	// 1. plan vs raw paged read of the same attributes from both forests.
-	attrsSrc := "objectGUID cn displayName givenName sn sAMAccountName userPrincipalName mail mailNickname proxyAddresses targetAddress legacyExchangeDN msExchMailboxGuid msExchArchiveGUID msExchRecipientTypeDetails msExchRecipientDisplayType msExchRemoteRecipientType msExchELCMailboxFlags msExchLitigationHoldDate msExchUserHoldPolicies msExchBlockedSendersHash msExchSafeSendersHash msExchSafeRecipientsHash publicDelegates msExchDelegateListLink"
-	attrsTgt := "objectGUID cn sAMAccountName userPrincipalName displayName givenName sn mail mailNickname proxyAddresses targetAddress msExchMailboxGuid msExchArchiveGUID msExchRecipientTypeDetails msExchRecipientDisplayType msExchRemoteRecipientType msExchVersion msExchELCMailboxFlags msExchBlockedSendersHash msExchSafeSendersHash msExchSafeRecipientsHash msExchPreviousMailboxGuid publicDelegates extensionAttribute15"
+	// The same attributes xtmsyncd reads (the registry's lists; the target's plus the marker).
+	attrsSrc := strings.Join(directory.SourceAttributes, " ")
+	attrsTgt := strings.Join(append(slices.Clone(directory.TargetAttributes), "extensionAttribute15"), " ")
 	rawRead := func() time.Duration {
 		t0 := time.Now()
 		ldapsearch(srcCfg.URL, srcCfg.CAFile, srcCfg.BindDN, srcCfg.BaseDN,
